@@ -1,0 +1,73 @@
+"""Pieces shared by sub-commands: progress bars, device and data options."""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, Dict, Iterable, List
+
+from csdh.errors import UserError
+
+
+def progress(iterable: Iterable, **kwargs: Any) -> Iterable:
+    """tqdm progress bar on stderr (hidden when stderr is not a terminal)."""
+    from tqdm.auto import tqdm
+
+    kwargs.setdefault("disable", None)
+    kwargs.setdefault("leave", False)
+    kwargs.setdefault("dynamic_ncols", True)
+    return tqdm(iterable, **kwargs)
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, mps")
+
+
+def check_device(device: str) -> str:
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: CUDA is not available on this machine (use --device cpu)")
+    if device == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise UserError("--device mps: MPS is not available on this machine")
+    try:
+        torch.device(device)
+    except RuntimeError as exc:
+        raise UserError(f"--device {device}: {exc}") from None
+    return device
+
+
+def add_data(p: argparse.ArgumentParser, required: bool = True) -> None:
+    from csdh.data import DATASETS
+
+    p.add_argument("--dataset", required=required, metavar="NAME",
+                   help=f"data set: {', '.join(DATASETS.names())}")
+    p.add_argument("--data-dir", metavar="DIR", help="where the data set lives (default: its search path)")
+    p.add_argument("--image-root", metavar="DIR", help="root of relative image paths in list files (default: --data-dir)")
+    p.add_argument("--no-download", action="store_true", help="never download; fail if the data is not on disk")
+
+
+def parse_kv(items: List[str], flag: str) -> Dict[str, Any]:
+    """``["alpha=0.5", "balance=false"]`` -> ``{"alpha": 0.5, "balance": False}`` (JSON values, else strings)."""
+    out: Dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise UserError(f"{flag} expects NAME=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        lowered = value.strip().lower()
+        if lowered in ("true", "false"):
+            out[key.strip().replace("-", "_")] = lowered == "true"
+            continue
+        try:
+            out[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip().replace("-", "_")] = value
+    return out
+
+
+def bits_list(text: str) -> List[int]:
+    from csdh.codes import check_bits
+
+    try:
+        return [check_bits(int(b)) for b in text.split(",") if b.strip()]
+    except ValueError:
+        raise UserError(f"--bits expects comma-separated integers, got {text!r}") from None

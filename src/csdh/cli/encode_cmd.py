@@ -1,0 +1,44 @@
+"""``csdh encode``: binary codes of a split of the run's data set."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from csdh.cli.common import add_device, check_device, progress
+from csdh.errors import UserError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("encode", help="encode a split to packed binary codes", description=(
+        "Write FILE.npz with arrays codes (uint8, n x K/8, bit j of a code in byte j//8 at bit j%%8, "
+        "sign(0)=+1: FAISS's order), labels (uint8 n x C multi-hot) and index (int64 pool positions)."))
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--split", choices=["query", "database", "train"], required=True)
+    p.add_argument("--out", required=True, metavar="FILE.npz")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing FILE.npz")
+    add_device(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from csdh.engine.evaluate import load_run_data
+    from csdh.engine.run_model import RunModel
+
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise UserError("the output file must end in .npz", out)
+    if out.exists() and not args.overwrite:
+        raise UserError("exists; pass --overwrite to replace it", out)
+    model = RunModel.load(args.run_dir, device=check_device(args.device))
+    pool, split = load_run_data(model)
+    positions = np.asarray(getattr(split, args.split), dtype=np.int64)
+    codes = model.encode_pool_packed(pool, positions, progress=progress, desc=f"encode {args.split}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}.npz")
+    np.savez(tmp, codes=codes, labels=pool.labels[positions].astype(np.uint8), index=positions)
+    os.replace(tmp, out)
+    print(f"wrote {out}: {codes.shape[0]} codes of {codes.shape[1] * 8} bits")
+    return 0

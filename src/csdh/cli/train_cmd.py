@@ -1,0 +1,65 @@
+"""``csdh train``: train a hashing model into a run directory."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from csdh.cli.common import add_data, add_device, check_device, parse_kv, progress
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from csdh.losses import LOSSES
+    from csdh.models import BACKBONES
+
+    p = sub.add_parser("train", help="train a hashing model", description=(
+        "Train a deep hashing model (CSDH by default) on a data set's protocol split. Frozen-backbone "
+        "mode (default) caches backbone features once and trains the hash head; --finetune trains end "
+        "to end. Writes RUN_DIR/{config.json,split.json,checkpoint.pt,model.pt,log.jsonl}."))
+    add_data(p)
+    p.add_argument("--protocol", help="split protocol (default: the data set's own)")
+    p.add_argument("--method", default="csdh", help=f"loss: {', '.join(LOSSES.names())} (default csdh)")
+    p.add_argument("--bits", type=int, default=48, help="code length K, a multiple of 8 (default 48)")
+    p.add_argument("--backbone", default="efficientnet-lite0", help=f"{', '.join(BACKBONES.names())}")
+    p.add_argument("--input-size", type=int, default=None, help="square input size in pixels (default 64)")
+    p.add_argument("--finetune", action="store_true", help="train the backbone end to end (the paper's mode)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="hash head learning rate")
+    p.add_argument("--backbone-lr", type=float, help="backbone learning rate with --finetune")
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--hidden", type=int, help="hidden layer width (default 1024)")
+    p.add_argument("--dropout", type=float)
+    p.add_argument("--no-augment", action="store_true", help="no flips/translations when fine-tuning")
+    p.add_argument("--eval-every", type=int, help="validation mAP every N epochs (0 = never)")
+    p.add_argument("--n-val", type=int, help="validation queries (default 500)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--loss-arg", action="append", default=[], metavar="NAME=VALUE",
+                   help="extra loss argument, e.g. --loss-arg alpha=0.5 (repeatable)")
+    p.add_argument("--out", required=True, metavar="RUN_DIR")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    p.add_argument("--resume", action="store_true", help="continue a killed run from its last checkpoint")
+    add_device(p)
+    p.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace):
+    from csdh.engine.pipeline import make_config
+
+    return make_config(
+        finetune=args.finetune, dataset=args.dataset, protocol=args.protocol, data_dir=args.data_dir,
+        image_root=args.image_root, method=args.method, bits=args.bits, backbone=args.backbone,
+        input_size=args.input_size, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        backbone_lr=args.backbone_lr, weight_decay=args.weight_decay, hidden=args.hidden, dropout=args.dropout,
+        augment=False if args.no_augment else None, eval_every=args.eval_every, n_val=args.n_val, seed=args.seed,
+        loss_args=tuple(parse_kv(args.loss_arg, "--loss-arg").items()) or None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from csdh.engine.pipeline import train_run
+
+    device = check_device(args.device)
+    config = config_from_args(args)
+    summary = train_run(config, args.out, overwrite=args.overwrite, resume=args.resume, device=device,
+                        progress=progress, download=not args.no_download)
+    print(json.dumps({"run_dir": str(args.out), **{k: v for k, v in summary.items() if k != "last"}}, indent=2))
+    return 0

@@ -1,0 +1,79 @@
+"""Binary codes: sign, pack to uint8 (least-significant bit first, FAISS's order), Hamming distances.
+
+A code of K bits is stored as ``K // 8`` bytes; bit ``j`` of a code lives in byte ``j // 8`` at bit
+position ``j % 8`` (``np.packbits(..., bitorder="little")``), which is how ``faiss.IndexBinary*`` reads
+it, so packed codes go into FAISS without conversion. ``sign(0) = +1``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from csdh.errors import UserError
+
+# popcount of every byte value
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+
+def check_bits(n_bits: int) -> int:
+    """Return ``n_bits`` if it is a positive multiple of 8, else raise ``UserError``."""
+    if not isinstance(n_bits, (int, np.integer)) or n_bits <= 0 or n_bits % 8:
+        raise UserError(f"the number of bits must be a positive multiple of 8, got {n_bits}")
+    return int(n_bits)
+
+
+def sign(h: np.ndarray) -> np.ndarray:
+    """Binarise continuous codes to {-1, +1} as int8, with sign(0) = +1. Shape is kept."""
+    return np.where(np.asarray(h) >= 0, 1, -1).astype(np.int8)
+
+
+def pack(h: np.ndarray) -> np.ndarray:
+    """Pack continuous or ±1 codes ``(n, K)`` into uint8 ``(n, K // 8)``, LSB first, sign(0) = +1."""
+    h = np.asarray(h)
+    if h.ndim != 2:
+        raise ValueError(f"codes must be 2-D (n, K), got shape {h.shape}")
+    check_bits(h.shape[1])
+    return np.packbits(h >= 0, axis=1, bitorder="little")
+
+
+def unpack(packed: np.ndarray, n_bits: int | None = None) -> np.ndarray:
+    """Inverse of :func:`pack`: uint8 ``(n, B)`` to ±1 int8 ``(n, 8 B)`` (or the first ``n_bits``)."""
+    packed = np.asarray(packed, dtype=np.uint8)
+    bits = np.unpackbits(packed, axis=1, bitorder="little", count=n_bits)
+    return (bits.astype(np.int8) * 2 - 1).astype(np.int8)
+
+
+def hamming(query: np.ndarray, db: np.ndarray) -> np.ndarray:
+    """All-pairs Hamming distances between packed codes.
+
+    Args:
+        query: uint8 ``(nq, B)``.
+        db: uint8 ``(nd, B)``.
+
+    Returns:
+        int32 ``(nq, nd)`` distances in ``[0, 8 B]``.
+    """
+    query = np.ascontiguousarray(query, dtype=np.uint8)
+    db = np.ascontiguousarray(db, dtype=np.uint8)
+    if query.shape[1] != db.shape[1]:
+        raise ValueError(f"code lengths differ: {query.shape[1]} vs {db.shape[1]} bytes")
+    nbytes = query.shape[1]
+    if nbytes % 8 == 0:
+        # XOR 64-bit words, popcount via bitwise_count (numpy >= 2) or the byte table
+        q64 = query.view(np.uint64)
+        d64 = db.view(np.uint64)
+        x = q64[:, None, :] ^ d64[None, :, :]
+        if hasattr(np, "bitwise_count"):
+            return np.bitwise_count(x).sum(axis=2, dtype=np.int32)
+        return _POPCOUNT[x.view(np.uint8)].sum(axis=2, dtype=np.int32)
+    x = query[:, None, :] ^ db[None, :, :]
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(x).sum(axis=2, dtype=np.int32)
+    return _POPCOUNT[x].sum(axis=2, dtype=np.int32)
+
+
+def hamming_from_signs(query: np.ndarray, db: np.ndarray) -> np.ndarray:
+    """Hamming distances from ±1 codes ``(nq, K)``, ``(nd, K)`` via inner products: (K - <q, d>) / 2."""
+    q = np.asarray(query, dtype=np.float32)
+    d = np.asarray(db, dtype=np.float32)
+    k = q.shape[1]
+    return np.rint((k - q @ d.T) / 2).astype(np.int32)

@@ -1,0 +1,99 @@
+"""The typed, frozen configuration of a training run."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple
+
+from csdh.codes import check_bits
+from csdh.errors import UserError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (and nothing that depends on the machine).
+
+    Attributes:
+        dataset: registered data set name.
+        protocol: named split protocol; None means the data set's default.
+        data_dir: where the data set lives (None: its default search path).
+        image_root: root of image paths for list files (None: ``data_dir``).
+        method: registered loss name.
+        bits: K, a multiple of 8.
+        backbone: registered backbone name.
+        input_size: square input size in pixels (a multiple of 32 for EfficientNet).
+        finetune: train the backbone end to end; False trains the head on cached frozen features.
+        epochs: number of epochs.
+        batch_size: images (or feature vectors) per step.
+        lr: learning rate of the hash head (Adam).
+        backbone_lr: learning rate of the backbone when fine-tuning.
+        weight_decay: L2 weight decay (AdamW).
+        hidden: hidden layer width of the hash head.
+        dropout: dropout after the hidden layer.
+        beta: tanh scale of the hash layer.
+        augment: random flips and translations while fine-tuning.
+        eval_every: validation mAP every this many epochs (0: never; then the last epoch is kept).
+        n_val: validation queries (never the protocol's queries).
+        seed: seeds the split, initialisation, shuffling and augmentation.
+        loss_args: extra keyword arguments of the loss, as sorted (name, value) pairs.
+    """
+
+    dataset: str = "fashion-mnist"
+    protocol: Optional[str] = None
+    data_dir: Optional[str] = None
+    image_root: Optional[str] = None
+    method: str = "csdh"
+    bits: int = 48
+    backbone: str = "efficientnet-lite0"
+    input_size: int = 64
+    finetune: bool = False
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    backbone_lr: float = 1e-4
+    weight_decay: float = 1e-4
+    hidden: int = 1024
+    dropout: float = 0.5
+    beta: float = 1.0
+    augment: bool = True
+    eval_every: int = 1
+    n_val: int = 500
+    seed: int = 0
+    loss_args: Tuple[Tuple[str, Any], ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        check_bits(self.bits)
+        if self.epochs < 1:
+            raise UserError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 2:
+            raise UserError(f"batch size must be >= 2, got {self.batch_size}")
+        if self.input_size < 32:
+            raise UserError(f"input size must be >= 32, got {self.input_size}")
+        object.__setattr__(self, "loss_args", tuple(sorted((str(k), v) for k, v in dict(self.loss_args).items())))
+
+    @property
+    def loss_kwargs(self) -> Dict[str, Any]:
+        return dict(self.loss_args)
+
+    def to_dict(self) -> Dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["loss_args"] = {k: v for k, v in self.loss_args}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        d = {k: v for k, v in d.items() if k in known}
+        d["loss_args"] = tuple(dict(d.get("loss_args") or {}).items())
+        return cls(**d)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+#: fields that may differ between a checkpoint and a resumed run
+RESUMABLE_CHANGES = ("epochs", "eval_every")

@@ -1,0 +1,118 @@
+"""Frozen-backbone features, computed once and cached on disk.
+
+The cache key is the backbone name, the input size, the pool's fingerprint and the requested positions,
+so a different data set, size or backbone never reuses stale features.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from csdh.data.pool import ImagePool
+from csdh.data.pool_dataset import PoolDataset
+from csdh.data.transforms import to_float
+
+LOG = logging.getLogger(__name__)
+
+Progress = Callable[..., Iterable]
+
+
+def default_cache_dir() -> Path:
+    """``$CSDH_CACHE`` or ``~/.cache/csdh``."""
+    return Path(os.environ.get("CSDH_CACHE") or Path.home() / ".cache" / "csdh")
+
+
+def _identity(iterable: Iterable, **_: object) -> Iterable:
+    return iterable
+
+
+@torch.inference_mode()
+def forward_pool(fn: Callable[[torch.Tensor], torch.Tensor], pool: ImagePool, positions: np.ndarray, input_size: int,
+                 batch_size: int = 32, device: str = "cpu", progress: Optional[Progress] = None,
+                 desc: str = "encode") -> np.ndarray:
+    """Apply ``fn`` (images in [0, 1] -> vectors) to pool images in batches; float32 ``(n, D)``.
+
+    Memory stays flat: one batch of images at a time plus the output array.
+    """
+    ds = PoolDataset(pool, positions, input_size)
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=0)
+    out: Optional[np.ndarray] = None
+    start = 0
+    bar = (progress or _identity)(loader, desc=desc, total=len(loader), unit="batch")
+    for images, _, _ in bar:
+        y = fn(to_float(images).to(device)).float().cpu().numpy()
+        if out is None:
+            out = np.empty((len(ds), y.shape[1]), dtype=np.float32)
+        out[start:start + len(y)] = y
+        start += len(y)
+    if out is None:
+        return np.zeros((0, 0), dtype=np.float32)
+    return out
+
+
+class FeatureCache:
+    """Pooled backbone features of a pool, computed on demand and kept on disk.
+
+    One cache entry per (backbone, input size, pool fingerprint): a float32 memory-mapped array
+    ``(len(pool), d)`` plus a boolean mask of the rows already computed, so the features computed for
+    training are reused when the queries and database are encoded, and only missing rows are computed.
+    The mask is written (atomically) after the rows it marks, so an interrupted run never trusts a row
+    that was not written.
+
+    Args:
+        cache_dir: the folder (created on demand); None means ``default_cache_dir() / "features"``.
+    """
+
+    def __init__(self, cache_dir: Optional[Path] = None) -> None:
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "features"
+
+    def key(self, backbone_name: str, input_size: int, pool: ImagePool) -> str:
+        h = hashlib.sha1(f"{backbone_name}|{input_size}|{pool.fingerprint()}|{len(pool)}".encode())
+        return f"{backbone_name}-{input_size}-{h.hexdigest()[:16]}"
+
+    def get(self, backbone: torch.nn.Module, backbone_name: str, input_size: int, pool: ImagePool,
+            positions: np.ndarray, batch_size: int = 32, device: str = "cpu",
+            progress: Optional[Progress] = None) -> np.ndarray:
+        """Features float32 ``(len(positions), d)`` of pool ``positions``; missing rows are computed first."""
+        positions = np.asarray(positions, dtype=np.int64)
+        dim = int(getattr(backbone, "out_dim"))
+        key = self.key(backbone_name, input_size, pool)
+        data_path = self.cache_dir / f"{key}.f32"
+        mask_path = self.cache_dir / f"{key}.done.npy"
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        n = len(pool)
+        expected = n * dim * 4
+        if not data_path.exists() or data_path.stat().st_size != expected:
+            with open(data_path, "wb") as f:
+                f.truncate(expected)
+            done = np.zeros(n, dtype=bool)
+        else:
+            try:
+                done = np.load(mask_path)
+                if done.shape != (n,):
+                    raise ValueError("mask of the wrong length")
+            except (OSError, ValueError):
+                done = np.zeros(n, dtype=bool)
+        feats = np.memmap(data_path, dtype=np.float32, mode="r+", shape=(n, dim))
+        missing = np.unique(positions[~done[positions]])
+        if len(missing):
+            LOG.info("computing %s features of %d images at %d px (%d cached)", backbone_name, len(missing),
+                     input_size, int(done.sum()))
+            backbone.eval()
+            feats[missing] = forward_pool(backbone, pool, missing, input_size, batch_size, device, progress,
+                                          desc="features")
+            feats.flush()
+            done[missing] = True
+            tmp = mask_path.with_name(f".{mask_path.name}.tmp{os.getpid()}.npy")
+            np.save(tmp, done)
+            os.replace(tmp, mask_path)
+        else:
+            LOG.info("features of %d images from the cache %s", len(positions), data_path)
+        return np.asarray(feats[positions])

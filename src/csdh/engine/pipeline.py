@@ -1,0 +1,59 @@
+"""High-level jobs used by the CLI and the benchmarks: train a run from a config."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Optional, Union
+
+from csdh.data import load_dataset
+from csdh.data.protocols import Split, make_split
+from csdh.engine.config import TrainConfig
+from csdh.engine.features import FeatureCache
+from csdh.engine.run_dir import RunDir
+from csdh.engine.trainer import Trainer
+
+LOG = logging.getLogger(__name__)
+
+#: defaults that differ between the two training modes (chosen on the validation split; docs/method.md)
+MODE_DEFAULTS: Dict[bool, Dict[str, Any]] = {
+    False: {"epochs": 40, "batch_size": 128, "lr": 1e-3},
+    True: {"epochs": 12, "batch_size": 32, "lr": 1e-3, "backbone_lr": 2e-4},
+}
+
+
+def make_config(finetune: bool = False, **overrides: Any) -> TrainConfig:
+    """A TrainConfig with the mode's defaults, then ``overrides`` (None values are ignored)."""
+    values = dict(MODE_DEFAULTS[bool(finetune)])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(finetune=bool(finetune), **values)
+
+
+def prepare_data(config: TrainConfig, download: bool = True):
+    """Load the data set and make the protocol split of ``config``; returns ``(pool, split)``."""
+    pool, given, default_protocol = load_dataset(config.dataset, data_dir=config.data_dir,
+                                                 image_root=config.image_root, download=download)
+    protocol = config.protocol or default_protocol
+    split = make_split(protocol, pool, seed=config.seed, n_val=config.n_val, given=given)
+    return pool, split
+
+
+def train_run(config: TrainConfig, out: Union[str, Path], overwrite: bool = False, resume: bool = False,
+              device: str = "cpu", progress: Optional[Callable[..., Iterable]] = None, download: bool = True,
+              feature_cache: Optional[FeatureCache] = None, pretrained: bool = True) -> Dict[str, Any]:
+    """Train ``config`` into the run directory ``out`` (see :class:`csdh.engine.trainer.Trainer`).
+
+    With ``resume`` the split is read back from the run directory, so a resumed run sees exactly the
+    same positions as the killed one.
+    """
+    run = RunDir(out)
+    if resume:
+        run.require("checkpoint")
+        pool, _, _ = load_dataset(config.dataset, data_dir=config.data_dir, image_root=config.image_root,
+                                  download=download)
+        split = Split.load(run.split)
+    else:
+        pool, split = prepare_data(config, download=download)
+        run.prepare_new(overwrite)
+    trainer = Trainer(config, pool, split, run, device=device, progress=progress, feature_cache=feature_cache,
+                      pretrained=pretrained)
+    return trainer.fit(resume=resume)

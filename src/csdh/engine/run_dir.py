@@ -1,0 +1,107 @@
+"""The run directory: everything a training run writes, and how to read it back.
+
+Layout::
+
+    RUN_DIR/config.json       the TrainConfig
+    RUN_DIR/split.json        the protocol's positions (query, train, database, validation)
+    RUN_DIR/checkpoint.pt     the latest epoch (model, optimiser, loss state, RNG) for --resume
+    RUN_DIR/model.pt          the selected model (best validation mAP) used by evaluate/encode/index
+    RUN_DIR/log.jsonl         one line of statistics per epoch
+    RUN_DIR/metrics.json      written by ``csdh evaluate`` (plus CSV and PNG files)
+
+Every file is written to a temporary name and renamed, so an interrupted run never leaves a
+half-written file behind.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+import torch
+
+from csdh.errors import UserError
+
+RUN_FILES = ("config.json", "split.json", "checkpoint.pt", "model.pt", "log.jsonl", "metrics.json")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def file_sha256(path: Union[str, Path]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class RunDir:
+    """Paths of one run directory."""
+
+    def __init__(self, path: Union[str, Path]) -> None:
+        self.path = Path(path)
+
+    config = property(lambda self: self.path / "config.json")
+    split = property(lambda self: self.path / "split.json")
+    checkpoint = property(lambda self: self.path / "checkpoint.pt")
+    model = property(lambda self: self.path / "model.pt")
+    log = property(lambda self: self.path / "log.jsonl")
+    metrics = property(lambda self: self.path / "metrics.json")
+
+    def prepare_new(self, overwrite: bool) -> None:
+        """Make the folder for a new run; refuse an existing, non-empty one unless ``overwrite``."""
+        if self.path.exists() and not self.path.is_dir():
+            raise UserError("exists and is not a directory", self.path)
+        if self.path.exists() and any(self.path.iterdir()):
+            if not overwrite:
+                raise UserError("run directory exists and is not empty; pass --overwrite to replace it "
+                                "or --resume to continue it", self.path)
+            if not self.config.exists() and not self.checkpoint.exists():
+                raise UserError("refusing to --overwrite a directory that is not a csdh run directory", self.path)
+            shutil.rmtree(self.path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def require(self, what: str = "model") -> None:
+        """Raise a clear error unless this is a finished (``model``) or started (``checkpoint``) run."""
+        if not self.path.is_dir():
+            raise UserError("no such run directory", self.path)
+        need = self.model if what == "model" else self.checkpoint
+        if not self.config.exists() or not need.exists():
+            raise UserError(f"not a csdh run directory with a trained model (missing {need.name}); "
+                            "train one with `csdh train`", self.path)
+
+    def read_json(self, path: Path) -> Dict[str, Any]:
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            raise UserError("missing file", path) from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UserError(f"unreadable JSON: {exc}", path) from None
+
+    def load_torch(self, path: Path) -> Dict[str, Any]:
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise UserError("missing file", path) from None
+        except Exception as exc:  # corrupt or truncated pickle/zip
+            raise UserError(f"unreadable checkpoint: {type(exc).__name__}: {exc}", path) from None
+
+    def append_log(self, record: Dict[str, Any]) -> None:
+        with open(self.log, "a") as f:
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+
+    def model_checksum(self) -> Optional[str]:
+        return file_sha256(self.model) if self.model.exists() else None

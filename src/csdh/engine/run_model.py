@@ -1,0 +1,98 @@
+"""A trained run loaded back for encoding images into codes."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable, Iterable, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from csdh.codes import pack
+from csdh.data.pool import ImagePool
+from csdh.data.transforms import resize_square, to_float
+from csdh.engine.config import TrainConfig
+from csdh.engine.features import FeatureCache, forward_pool
+from csdh.engine.run_dir import RunDir
+from csdh.errors import UserError
+
+LOG = logging.getLogger(__name__)
+
+
+class RunModel:
+    """The selected model of a run directory (``model.pt``), ready to encode.
+
+    Use :meth:`load`. Attributes: ``config`` (TrainConfig), ``net`` (HashingNet in eval mode),
+    ``checksum`` (sha256 of model.pt), ``class_names``, ``device``.
+    """
+
+    def __init__(self, run: RunDir, config: TrainConfig, net: torch.nn.Module, checksum: str,
+                 class_names: List[str], device: torch.device) -> None:
+        self.run = run
+        self.config = config
+        self.net = net
+        self.checksum = checksum
+        self.class_names = class_names
+        self.device = device
+
+    @classmethod
+    def load(cls, run_dir: Union[str, Path], device: str = "cpu", pretrained: bool = True) -> "RunModel":
+        from csdh.engine.trainer import build_net
+
+        run = RunDir(run_dir)
+        run.require("model")
+        state = run.load_torch(run.model)
+        try:
+            config = TrainConfig.from_dict(state["config"])
+            net = build_net(config, pretrained=pretrained and state.get("backbone") is None)
+            net.head.load_state_dict(state["head"])
+            net.head.beta = float(state["head_beta"])
+            if state.get("backbone") is not None:
+                net.backbone.load_state_dict(state["backbone"])
+        except (KeyError, TypeError, RuntimeError) as exc:
+            raise UserError(f"incompatible model file ({type(exc).__name__}: {exc})", run.model) from None
+        dev = torch.device(device)
+        net = net.to(dev).to(memory_format=torch.channels_last).eval()
+        return cls(run, config, net, run.model_checksum() or "", list(state.get("class_names") or []), dev)
+
+    @property
+    def bits(self) -> int:
+        return self.config.bits
+
+    @torch.inference_mode()
+    def encode_images(self, images: Sequence[np.ndarray], batch_size: int = 32) -> np.ndarray:
+        """Continuous codes float32 ``(n, K)`` of uint8 RGB images ``(H, W, 3)`` of any size."""
+        out = []
+        for start in range(0, len(images), batch_size):
+            chunk = [resize_square(im, self.config.input_size) for im in images[start:start + batch_size]]
+            x = torch.from_numpy(np.stack(chunk).transpose(0, 3, 1, 2).copy())
+            out.append(self.net(to_float(x).to(self.device)).float().cpu().numpy())
+        if not out:
+            return np.zeros((0, self.bits), dtype=np.float32)
+        return np.concatenate(out)
+
+    def encode_pool(self, pool: ImagePool, positions: np.ndarray, batch_size: int = 32,
+                    progress: Optional[Callable[..., Iterable]] = None, desc: str = "encode",
+                    feature_cache: Optional[FeatureCache] = None) -> np.ndarray:
+        """Continuous codes float32 ``(len(positions), K)`` of pool images.
+
+        A frozen-backbone run computes backbone features through the feature cache (so the features
+        computed for training are reused); a fine-tuned run runs the whole network.
+        """
+        positions = np.asarray(positions, dtype=np.int64)
+        if not self.config.finetune:
+            cache = feature_cache or FeatureCache()
+            feats = cache.get(self.net.backbone, self.config.backbone, self.config.input_size, pool, positions,
+                              batch_size=batch_size, device=str(self.device), progress=progress)
+            with torch.inference_mode():
+                codes = []
+                for start in range(0, len(feats), 4096):
+                    f = torch.from_numpy(np.ascontiguousarray(feats[start:start + 4096])).to(self.device)
+                    codes.append(self.net.forward_head(f).float().cpu().numpy())
+                return np.concatenate(codes) if codes else np.zeros((0, self.bits), np.float32)
+        return forward_pool(self.net, pool, positions, self.config.input_size, batch_size=batch_size,
+                            device=str(self.device), progress=progress, desc=desc)
+
+    def encode_pool_packed(self, *args, **kwargs) -> np.ndarray:
+        """Like :meth:`encode_pool`, then packed to uint8 ``(n, K / 8)``."""
+        return pack(self.encode_pool(*args, **kwargs))

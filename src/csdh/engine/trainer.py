@@ -1,0 +1,286 @@
+"""The one generic trainer: any registered loss, frozen-backbone or end-to-end fine-tuning mode.
+
+Frozen mode computes pooled backbone features once (cached on disk) and trains only the hash head;
+fine-tuning trains backbone and head end to end with a lower backbone learning rate. Both modes are
+seeded per epoch (so ``--resume`` continues exactly), save a checkpoint every epoch, measure validation
+mAP every ``eval_every`` epochs on the protocol's validation split (never the queries) and keep the best
+model.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any, Callable, Dict, Iterable, Optional
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from csdh.codes import pack
+from csdh.data.pool import ImagePool
+from csdh.data.pool_dataset import PoolDataset
+from csdh.data.protocols import Split
+from csdh.data.transforms import augment_batch, to_float
+from csdh.engine.config import RESUMABLE_CHANGES, TrainConfig
+from csdh.engine.features import FeatureCache, forward_pool
+from csdh.engine.run_dir import RunDir, atomic_torch_save, atomic_write_text
+from csdh.errors import UserError
+from csdh.losses import LOSSES, BaseHashingLoss
+from csdh.metrics import mean_average_precision
+from csdh.models import BACKBONES, HashHead, HashingNet
+
+LOG = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = 1
+
+
+def build_net(config: TrainConfig, pretrained: bool = True) -> HashingNet:
+    """The hashing network of ``config`` (backbone from the registry + hash head)."""
+    backbone = BACKBONES.create(config.backbone, pretrained=pretrained, input_size=config.input_size)
+    head = HashHead(backbone.out_dim, config.bits, hidden=config.hidden, dropout=config.dropout, beta=config.beta)
+    return HashingNet(backbone, head)
+
+
+def build_loss(config: TrainConfig, n_classes: int, n_train: int) -> BaseHashingLoss:
+    """The loss of ``config.method`` with its extra arguments; a bad argument is a user error."""
+    factory = LOSSES.get(config.method)
+    try:
+        return factory(n_bits=config.bits, n_classes=n_classes, n_train=n_train, **config.loss_kwargs)
+    except TypeError as exc:
+        raise UserError(f"bad argument for method {config.method!r}: {exc}") from None
+
+
+def cosine_lr(base: float, epoch: int, epochs: int) -> float:
+    """Cosine decay from ``base`` at epoch 0 towards 0 at ``epochs`` (stateless, so resumable)."""
+    return base * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+
+
+def _identity(iterable: Iterable, **_: object) -> Iterable:
+    return iterable
+
+
+class Trainer:
+    """Trains one run.
+
+    Args:
+        config: the run's configuration.
+        pool: the data set's images.
+        split: the protocol's positions.
+        run_dir: where the run is written.
+        device: torch device ("cpu" by default).
+        progress: optional ``progress(iterable, desc=, total=, unit=)`` wrapper (the CLI passes tqdm).
+        feature_cache: where frozen features are cached (default ``~/.cache/csdh/features``).
+        pretrained: load the backbone's pretrained weights (tests may use False).
+    """
+
+    def __init__(self, config: TrainConfig, pool: ImagePool, split: Split, run_dir: RunDir, device: str = "cpu",
+                 progress: Optional[Callable[..., Iterable]] = None, feature_cache: Optional[FeatureCache] = None,
+                 pretrained: bool = True) -> None:
+        self.config = config
+        self.pool = pool
+        self.split = split
+        self.run = run_dir
+        self.device = torch.device(device)
+        self.progress = progress or _identity
+        self.cache = feature_cache or FeatureCache()
+        self.pretrained = pretrained
+        self.train_pos = np.asarray(split.train, dtype=np.int64)
+        self.labels = torch.from_numpy(pool.labels.astype(np.float32))
+
+    # ------------------------------------------------------------------ set-up
+    def _setup(self) -> None:
+        c = self.config
+        torch.manual_seed(c.seed)
+        self.net = build_net(c, pretrained=self.pretrained).to(self.device)
+        self.net = self.net.to(memory_format=torch.channels_last)
+        self.loss = build_loss(c, self.pool.n_classes, len(self.train_pos)).to(self.device)
+        head_params = list(self.net.head.parameters())
+        groups = [{"params": head_params, "lr": c.lr, "base_lr": c.lr}]
+        if c.finetune:
+            groups.append({"params": list(self.net.backbone.parameters()), "lr": c.backbone_lr, "base_lr": c.backbone_lr})
+        else:
+            for p in self.net.backbone.parameters():
+                p.requires_grad_(False)
+        self.optimizer = torch.optim.AdamW(groups, weight_decay=c.weight_decay)
+        self.start_epoch = 0
+        self.best: Dict[str, Any] = {"epoch": -1, "val_map": -1.0}
+        self.features: Dict[str, torch.Tensor] = {}
+        if not c.finetune:
+            self._load_features()
+
+    def _load_features(self) -> None:
+        s = self.split
+        parts = {"train": s.train, "val_query": s.val_query, "val_database": s.val_database}
+        everything = np.concatenate([np.asarray(v, dtype=np.int64) for v in parts.values()])
+        args = (self.net.backbone, self.config.backbone, self.config.input_size, self.pool)
+        self.cache.get(*args, everything, device=str(self.device), progress=self.progress)  # one pass for all
+        for name, pos in parts.items():
+            feats = self.cache.get(*args, np.asarray(pos, dtype=np.int64), device=str(self.device))
+            self.features[name] = torch.from_numpy(feats).to(self.device)
+
+    def _state(self, epoch: int) -> Dict[str, Any]:
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config.to_dict(),
+            "epoch": epoch,
+            "head": self.net.head.state_dict(),
+            "head_beta": self.net.head.beta,
+            "backbone": self.net.backbone.state_dict() if self.config.finetune else None,
+            "optimizer": self.optimizer.state_dict(),
+            "loss": self.loss.state_dict(),
+            "best": dict(self.best),
+            "pool": self.pool.fingerprint(),
+        }
+
+    def _resume(self) -> None:
+        ck = self.run.load_torch(self.run.checkpoint)
+        if not isinstance(ck, dict) or ck.get("format") != CHECKPOINT_FORMAT:
+            raise UserError("not a csdh checkpoint of this version", self.run.checkpoint)
+        old = ck["config"]
+        new = self.config.to_dict()
+        for key in sorted(set(old) | set(new)):
+            if key in RESUMABLE_CHANGES:
+                continue
+            if old.get(key) != new.get(key):
+                raise UserError(f"cannot resume: the checkpoint was trained with {key}={old.get(key)!r}, "
+                                f"this run asks for {key}={new.get(key)!r}", self.run.checkpoint)
+        if ck.get("pool") != self.pool.fingerprint():
+            raise UserError("cannot resume: the checkpoint was trained on different data "
+                            f"({ck.get('pool')} vs {self.pool.fingerprint()})", self.run.checkpoint)
+        try:
+            self.net.head.load_state_dict(ck["head"])
+            self.net.head.beta = float(ck["head_beta"])
+            if self.config.finetune:
+                self.net.backbone.load_state_dict(ck["backbone"])
+            self.optimizer.load_state_dict(ck["optimizer"])
+            self.loss.load_state_dict(ck["loss"])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            raise UserError(f"cannot resume: incompatible checkpoint ({exc})", self.run.checkpoint) from None
+        self.start_epoch = int(ck["epoch"]) + 1
+        self.best = dict(ck["best"])
+        LOG.info("resuming after epoch %d", self.start_epoch)
+
+    # ------------------------------------------------------------------ training
+    def _batches(self, epoch: int):
+        c = self.config
+        g = torch.Generator().manual_seed(c.seed * 100_003 + epoch)
+        perm = torch.randperm(len(self.train_pos), generator=g)
+        n_batches = len(perm) // c.batch_size + (1 if len(perm) % c.batch_size >= 2 else 0)
+        if c.finetune:
+            ds = PoolDataset(self.pool, self.train_pos[perm.numpy()], c.input_size)
+            loader = DataLoader(ds, batch_size=c.batch_size, shuffle=False, num_workers=0)
+            for i, (images, labels, _) in enumerate(loader):
+                if len(images) < 2:
+                    break
+                idx = perm[i * c.batch_size:i * c.batch_size + len(images)]
+                x = to_float(images)
+                if c.augment:
+                    x = augment_batch(x, generator=g)
+                yield x.to(self.device), labels.to(self.device), idx.to(self.device)
+        else:
+            feats = self.features["train"]
+            labels = self.labels[torch.from_numpy(self.train_pos)]
+            for i in range(n_batches):
+                idx = perm[i * c.batch_size:(i + 1) * c.batch_size]
+                yield feats[idx.to(self.device)], labels[idx].to(self.device), idx.to(self.device)
+
+    def _train_epoch(self, epoch: int) -> Dict[str, float]:
+        c = self.config
+        torch.manual_seed(c.seed * 7919 + epoch)  # dropout etc., reproducible after --resume
+        for group in self.optimizer.param_groups:
+            group["lr"] = cosine_lr(group["base_lr"], epoch, c.epochs)
+        self.loss.on_epoch_start(epoch)
+        scale = self.loss.head_scale()
+        if scale is not None:
+            self.net.head.beta = float(scale)
+        self.net.train()
+        if not c.finetune:
+            self.net.backbone.eval()
+        n_batches = math.ceil(len(self.train_pos) / c.batch_size)
+        bar = self.progress(self._batches(epoch), desc=f"epoch {epoch + 1}/{c.epochs}", total=n_batches, unit="batch")
+        total, n_items, t0 = 0.0, 0, time.perf_counter()
+        terms: Dict[str, float] = {}
+        for step, (x, y, idx) in enumerate(bar):
+            codes = self.net(x) if c.finetune else self.net.forward_head(x)
+            loss = self.loss(codes, y, idx)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total += float(loss.detach()) * len(x)
+            n_items += len(x)
+            for k, v in self.loss.last_terms.items():
+                terms[k] = terms.get(k, 0.0) + v * len(x)
+            if hasattr(bar, "set_postfix") and step % 5 == 0:
+                rate = n_items / max(time.perf_counter() - t0, 1e-9)
+                bar.set_postfix(loss=f"{total / n_items:.4f}", img_s=f"{rate:.0f}")
+        seconds = time.perf_counter() - t0
+        stats = {"epoch": epoch + 1, "loss": total / max(n_items, 1), "seconds": seconds,
+                 "items_per_s": n_items / max(seconds, 1e-9), "lr": self.optimizer.param_groups[0]["lr"]}
+        stats.update({f"loss_{k}": v / max(n_items, 1) for k, v in terms.items()})
+        return stats
+
+    def encode_split(self, name: str) -> np.ndarray:
+        """Continuous codes of a validation split with the current model (eval mode)."""
+        self.net.eval()
+        with torch.inference_mode():
+            if not self.config.finetune:
+                return self.net.forward_head(self.features[name]).cpu().numpy()
+            positions = getattr(self.split, name)
+            return forward_pool(self.net, self.pool, positions, self.config.input_size, batch_size=32,
+                                device=str(self.device), progress=self.progress, desc=f"encode {name}")
+
+    def validate(self) -> float:
+        """mAP@ALL of the validation queries against the validation database."""
+        q = pack(self.encode_split("val_query"))
+        d = pack(self.encode_split("val_database"))
+        ql = self.pool.labels[self.split.val_query]
+        dl = self.pool.labels[self.split.val_database]
+        return float(mean_average_precision(q, d, ql, dl))
+
+    def _save_model(self, epoch: int, val_map: Optional[float]) -> None:
+        atomic_torch_save({
+            "format": CHECKPOINT_FORMAT,
+            "config": self.config.to_dict(),
+            "epoch": epoch,
+            "val_map": val_map,
+            "head": self.net.head.state_dict(),
+            "head_beta": self.net.head.beta,
+            "backbone": self.net.backbone.state_dict() if self.config.finetune else None,
+            "n_classes": self.pool.n_classes,
+            "class_names": list(self.pool.class_names),
+        }, self.run.model)
+
+    def fit(self, resume: bool = False) -> Dict[str, Any]:
+        """Train (or continue) the run; returns a summary (best epoch, validation mAP, timings)."""
+        c = self.config
+        t_start = time.perf_counter()
+        self._setup()
+        if resume:
+            self._resume()
+        else:
+            atomic_write_text(self.run.config, c.to_json())
+            self.split.save(self.run.split)
+        setup_seconds = time.perf_counter() - t_start
+        last_stats: Dict[str, Any] = {}
+        for epoch in range(self.start_epoch, c.epochs):
+            stats = self._train_epoch(epoch)
+            is_last = epoch == c.epochs - 1
+            if c.eval_every and ((epoch + 1) % c.eval_every == 0 or is_last):
+                t0 = time.perf_counter()
+                stats["val_map"] = self.validate()
+                stats["val_seconds"] = time.perf_counter() - t0
+                if stats["val_map"] > self.best["val_map"]:
+                    self.best = {"epoch": epoch + 1, "val_map": stats["val_map"]}
+                    self._save_model(epoch + 1, stats["val_map"])
+            elif not c.eval_every and is_last:
+                self.best = {"epoch": epoch + 1, "val_map": None}
+                self._save_model(epoch + 1, None)
+            atomic_torch_save(self._state(epoch), self.run.checkpoint)
+            self.run.append_log(stats)
+            LOG.info("epoch %d/%d loss %.4f %s", epoch + 1, c.epochs, stats["loss"],
+                     f"val mAP {stats['val_map']:.4f}" if "val_map" in stats else "")
+            last_stats = stats
+        return {"best_epoch": self.best["epoch"], "best_val_map": self.best["val_map"],
+                "setup_seconds": setup_seconds, "train_seconds": time.perf_counter() - t_start - setup_seconds,
+                "last": last_stats}
