@@ -4,10 +4,11 @@ import math
 
 import pytest
 import torch
-from scipy.linalg import hadamard
 
 from csdh.losses import LOSSES, CSQLoss
 from csdh.losses.csq import sylvester_hadamard
+
+hadamard = pytest.importorskip("scipy.linalg").hadamard
 
 
 def hamming(a, b):

@@ -7,7 +7,7 @@ import pytest
 from csdh.codes import pack
 from csdh.errors import UserError
 from csdh.shallow import KSH, LSH, SDH, SHALLOW, NotFittedError
-from conftest import FAST_KWARGS, N_BITS
+from shallow_data import FAST_KWARGS, N_BITS
 
 METHODS = ["lsh", "pcah", "itq", "sh", "sdh", "ksh"]
 
@@ -131,3 +131,21 @@ def test_bad_inputs_raise(clustered):
         SHALLOW.create("itq", n_bits=16).fit(X[:, :8])
     with pytest.raises(ValueError, match="n_bits <= feature dimension"):
         SHALLOW.create("pcah", n_bits=16).fit(X[:, :8])
+
+
+def test_top_eigh_numpy_fallback_matches_scipy():
+    from csdh.shallow.base import _top_eigh_numpy, top_eigh
+
+    rng = np.random.default_rng(0)
+    M = rng.standard_normal((30, 12))
+    A = M.T @ M
+    N = rng.standard_normal((40, 12))
+    B = N.T @ N + np.eye(12)
+    for BB in (None, B):
+        v1, x1 = top_eigh(A, 3, BB)
+        v2, x2 = _top_eigh_numpy(A, 3, BB)
+        assert np.all(np.diff(v1) <= 0)
+        np.testing.assert_allclose(v1, v2, rtol=1e-10)
+        np.testing.assert_allclose(np.abs(np.sum(x1 * x2, axis=0)) / np.sum(x1 * x1, axis=0), 1.0, atol=1e-8)
+        lhs, rhs = A @ x1, (x1 if BB is None else BB @ x1) * v1
+        np.testing.assert_allclose(lhs, rhs, atol=1e-8 * np.abs(v1).max())

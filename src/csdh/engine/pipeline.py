@@ -10,7 +10,7 @@ from csdh.data.protocols import Split, make_split
 from csdh.engine.config import TrainConfig
 from csdh.engine.features import FeatureCache
 from csdh.engine.run_dir import RunDir
-from csdh.engine.trainer import Trainer
+from csdh.engine.trainer import Trainer, build_loss
 
 LOG = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ def train_run(config: TrainConfig, out: Union[str, Path], overwrite: bool = Fals
         split = Split.load(run.split)
     else:
         pool, split = prepare_data(config, download=download)
+        build_loss(config, pool.n_classes, len(split.train))  # a bad loss argument fails before anything is written
         run.prepare_new(overwrite)
     trainer = Trainer(config, pool, split, run, device=device, progress=progress, feature_cache=feature_cache,
                       pretrained=pretrained)

@@ -85,7 +85,7 @@ class Trainer:
         self.progress = progress or _identity
         self.cache = feature_cache or FeatureCache()
         self.pretrained = pretrained
-        self.train_pos = np.asarray(split.train, dtype=np.int64)
+        self.train_pos = np.array(split.train, dtype=np.int64)  # a writable copy
         self.labels = torch.from_numpy(pool.labels.astype(np.float32))
 
     # ------------------------------------------------------------------ set-up

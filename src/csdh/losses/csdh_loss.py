@@ -37,9 +37,9 @@ def balanced_pair_weights(sim: torch.Tensor, mask: torch.Tensor) -> torch.Tensor
     """
     pos = (sim > 0.5) & mask
     neg = (~(sim > 0.5)) & mask
-    n_pos = pos.sum().clamp_min(1)
-    n_neg = neg.sum().clamp_min(1)
-    total = mask.sum()
+    n_pos = pos.sum().clamp_min(1).to(sim.dtype)
+    n_neg = neg.sum().clamp_min(1).to(sim.dtype)
+    total = mask.sum().to(sim.dtype)
     w = torch.zeros_like(sim)
     groups = int(pos.any()) + int(neg.any())
     if groups == 0:

@@ -27,9 +27,7 @@ import logging
 from typing import Optional, Tuple
 
 import numpy as np
-from scipy.linalg import eigh
-
-from csdh.shallow.base import ShallowHasher
+from csdh.shallow.base import ShallowHasher, top_eigh
 from csdh.shallow.kernel import mean_anchor_distance, rbf_features, sample_anchors
 from csdh.shallow.registry import SHALLOW
 
@@ -146,7 +144,7 @@ class KSH(ShallowHasher):
                 u = K.T @ y
                 LM -= np.outer(u, u)
             LM = 0.5 * (LM + LM.T)
-            _, vec = eigh(LM, RM, subset_by_index=[m - 1, m - 1])
+            _, vec = top_eigh(LM, 1, RM)
             a0 = vec[:, 0] * np.sqrt(l / float(vec[:, 0] @ RM @ vec[:, 0]))
             a1 = refine_projection(K, R, a0, self.n_grad_iter)
             y0 = np.where(K @ a0 >= 0, 1.0, -1.0)

@@ -23,7 +23,6 @@ import logging
 from typing import Optional
 
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
 
 from csdh.shallow.base import ShallowHasher
 from csdh.shallow.kernel import mean_anchor_distance, rbf_features, sample_anchors
@@ -117,19 +116,20 @@ class SDH(ShallowHasher):
         phi = self._features(X)
         gram = phi.T @ phi
         gram[np.diag_indices_from(gram)] += self.ridge
-        chol = cho_factor(gram)
         eye_k = self.lam * np.eye(self.n_bits)
 
         B = np.where(rng.standard_normal((X.shape[0], self.n_bits)) >= 0, 1.0, -1.0)
         W = np.linalg.solve(B.T @ B + eye_k, B.T @ Y)
-        P = cho_solve(chol, phi.T @ B)
+        P = np.linalg.solve(gram, phi.T @ B)
         for it in range(self.n_iter):
-            Q = Y @ W.T + self.nu * (phi @ P)
+            F = phi @ P
+            Q = Y @ W.T + self.nu * F
             B = discrete_cyclic_coordinate_descent(Q, W, self.n_dcc_iter)
+            if LOG.isEnabledFor(logging.DEBUG):
+                LOG.debug("SDH round %d: ||Y - BW||^2 = %.4g, ||B - F(X)||^2 = %.4g (before the W, P updates)",
+                          it, np.sum((Y - B @ W) ** 2), np.sum((B - F) ** 2))
             W = np.linalg.solve(B.T @ B + eye_k, B.T @ Y)
-            P = cho_solve(chol, phi.T @ B)
-            LOG.debug("SDH round %d: ||Y - BW||^2 = %.4g, ||B - phi P||^2 = %.4g",
-                      it, np.sum((Y - B @ W) ** 2), np.sum((B - phi @ P) ** 2))
+            P = np.linalg.solve(gram, phi.T @ B)
         self.P_ = P
 
     def _project(self, X: np.ndarray) -> np.ndarray:

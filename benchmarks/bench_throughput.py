@@ -1,0 +1,96 @@
+"""Encoding and fine-tuning throughput against the bare backbone (issue 2 targets).
+
+    python benchmarks/bench_throughput.py [--input-size 64] [--batch-size 32] [--n 2048]
+
+Measures, at the same batch size and input size, on real Fashion-MNIST images:
+  * bare forward: the backbone alone on a pre-made tensor batch (no data loading), images/s;
+  * csdh encoding: ``RunModel.encode_pool`` of a fine-tuned-mode model (data loading, resizing,
+    backbone, hash head), images/s;
+  * bare forward+backward: backbone + mean-pool loss backward + SGD step on a pre-made batch, images/s;
+  * csdh fine-tuning: one epoch of ``Trainer`` (data loading, augmentation, loss, AdamW), images/s.
+Prints a markdown table with the ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from csdh.data import load_fashion_mnist
+from csdh.data.protocols import make_split
+from csdh.engine.pipeline import make_config
+from csdh.engine.run_dir import RunDir
+from csdh.engine.trainer import Trainer, build_net
+
+
+def rate(fn, n_items: int, min_seconds: float = 5.0) -> float:
+    fn()  # warm-up
+    t0, done = time.perf_counter(), 0
+    while time.perf_counter() - t0 < min_seconds:
+        fn()
+        done += n_items
+    return done / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--input-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--n", type=int, default=2048, help="images encoded / trained on")
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    s, b = args.input_size, args.batch_size
+    cfg = make_config(finetune=True, dataset="fashion-mnist", input_size=s, batch_size=b, epochs=1, eval_every=0)
+    net = build_net(cfg).to(memory_format=torch.channels_last)
+    x = torch.rand(b, 3, s, s).contiguous(memory_format=torch.channels_last)
+
+    net.eval()
+    with torch.inference_mode():
+        bare_fwd = rate(lambda: net.backbone(x), b)
+
+    pool = load_fashion_mnist()
+    split = make_split("fashion-mnist", pool, seed=0)
+    positions = np.asarray(split.database[: args.n])
+    from csdh.engine.features import forward_pool
+
+    t0 = time.perf_counter()
+    forward_pool(net, pool, positions, s, batch_size=b)
+    enc = len(positions) / (time.perf_counter() - t0)
+
+    bb = build_net(cfg).to(memory_format=torch.channels_last).train()
+    opt = torch.optim.SGD(bb.parameters(), lr=1e-4)
+
+    def step() -> None:
+        loss = bb(x).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    bare_train = rate(step, b)
+
+    small = split.__class__(protocol="bench", seed=0, query=split.query, train=np.asarray(split.train[: args.n]),
+                            database=split.database, val_query=split.val_query, val_database=split.val_database)
+    with tempfile.TemporaryDirectory() as tmp:
+        run = RunDir(tmp)
+        trainer = Trainer(cfg, pool, small, run)
+        trainer._setup()
+        t0 = time.perf_counter()
+        stats = trainer._train_epoch(0)
+        train_rate = stats["items_per_s"]
+
+    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+          f"torch {torch.__version__}; input {s} px, batch {b}")
+    print("| measure | images/s | ratio |")
+    print("|---|---|---|")
+    print(f"| bare backbone forward | {bare_fwd:.0f} | |")
+    print(f"| csdh encoding (load + resize + backbone + head) | {enc:.0f} | {enc / bare_fwd:.2f} |")
+    print(f"| bare backbone forward+backward+step | {bare_train:.0f} | |")
+    print(f"| csdh fine-tuning epoch (load + augment + CSDH loss + AdamW) | {train_rate:.0f} | {train_rate / bare_train:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

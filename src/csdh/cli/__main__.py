@@ -1,0 +1,5 @@
+import sys
+
+from csdh.cli import main
+
+sys.exit(main())

@@ -1,0 +1,94 @@
+"""The command line on a small real Fashion-MNIST subset, and its handling of bad input."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from csdh.cli import COMMANDS, build_parser, main
+from csdh.metrics import mean_average_precision
+
+
+@pytest.fixture(scope="module")
+def trained_run(fashion_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    code = main(["-q", "train", "--dataset", "image-folder", "--data-dir", str(fashion_folder), "--bits", "32",
+                 "--epochs", "15", "--input-size", "32", "--n-val", "50", "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_train_evaluate_encode_beats_random_codes(trained_run, capsys, tmp_path):
+    assert main(["-q", "evaluate", str(trained_run)]) == 0
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["map_topk"] == "all" or metrics["map_topk"] == metrics["n_database"]
+    for name in ("pr_curve.png", "precision_at_n.png", "pr_curve.csv", "pn_curve.csv"):
+        assert (trained_run / name).exists(), name
+
+    out = tmp_path / "db.npz"
+    assert main(["-q", "encode", str(trained_run), "--split", "database", "--out", str(out)]) == 0
+    db = np.load(out)
+    assert db["codes"].dtype == np.uint8 and db["codes"].shape[1] == 32 // 8
+    assert db["labels"].dtype == np.uint8 and db["labels"].shape == (len(db["codes"]), 10)
+    assert db["index"].dtype == np.int64
+    assert main(["-q", "encode", str(trained_run), "--split", "query", "--out", str(tmp_path / "q.npz")]) == 0
+    q = np.load(tmp_path / "q.npz")
+    ours = mean_average_precision(q["codes"], db["codes"], q["labels"], db["labels"])
+    assert ours == pytest.approx(metrics["map"], abs=1e-9)
+
+    rng = np.random.default_rng(0)
+    rand = [mean_average_precision(rng.integers(0, 256, q["codes"].shape, dtype=np.uint8),
+                                   rng.integers(0, 256, db["codes"].shape, dtype=np.uint8), q["labels"], db["labels"])
+            for _ in range(3)]
+    assert metrics["map"] > max(rand) + 0.25, (metrics["map"], rand)
+
+
+def test_encode_refuses_to_overwrite(trained_run, tmp_path, capsys):
+    out = tmp_path / "x.npz"
+    out.write_bytes(b"keep me")
+    assert main(["encode", str(trained_run), "--split", "train", "--out", str(out)]) == 2
+    assert out.read_bytes() == b"keep me"
+    assert "x.npz: exists" in capsys.readouterr().err
+
+
+def _one_line_error(capsys):
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if not line.startswith(("INFO", "WARNING"))]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["train", "--dataset", "fashion-mnist", "--bits", "12", "--out", "{tmp}/r"], "multiple of 8"),
+    (["train", "--dataset", "image-folder", "--data-dir", "{tmp}/missing", "--out", "{tmp}/r"], "missing"),
+    (["train", "--dataset", "nope", "--out", "{tmp}/r"], "known: "),
+    (["evaluate", "{tmp}/not-a-run"], "not-a-run"),
+    (["encode", "{tmp}/not-a-run", "--split", "query", "--out", "{tmp}/x.npz"], "not-a-run"),
+    (["train", "--dataset", "fashion-mnist", "--method", "nope", "--out", "{tmp}/r"], "unknown method"),
+    (["evaluate", "{tmp}", "--topk", "zero"], "--topk"),
+])
+def test_user_errors_are_one_line_exit_2(argv, expected, tmp_path, capsys):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(argv) == 2
+    assert expected in _one_line_error(capsys)
+
+
+def test_bad_loss_argument_is_a_user_error(fashion_folder, tmp_path, capsys):
+    code = main(["train", "--dataset", "image-folder", "--data-dir", str(fashion_folder), "--epochs", "1",
+                 "--input-size", "32", "--loss-arg", "no_such_weight=1", "--out", str(tmp_path / "r")])
+    assert code == 2
+    assert "no_such_weight" in _one_line_error(capsys)
+
+
+def test_every_command_has_help(capsys):
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert {"train", "evaluate", "encode", "demo"} <= set(sub.choices)
+    for name in sub.choices:
+        with pytest.raises(SystemExit) as exc:
+            main([name, "--help"])
+        assert exc.value.code == 0
+        assert "usage: csdh" in capsys.readouterr().out
+    assert set(sub.choices) <= set(COMMANDS)

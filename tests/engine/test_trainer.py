@@ -1,0 +1,103 @@
+"""The generic trainer: run files, determinism, --resume after a kill, refusal of incompatible runs."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from csdh.engine.pipeline import make_config, train_run
+from csdh.engine.run_dir import RunDir
+from csdh.engine.trainer import Trainer
+from csdh.errors import UserError
+
+
+def _config(folder, **kw):
+    base = dict(dataset="image-folder", data_dir=str(folder), bits=16, epochs=4, input_size=32, batch_size=32,
+                n_val=40, eval_every=1)
+    base.update(kw)
+    return make_config(**base)
+
+
+def test_frozen_run_writes_every_file(fashion_folder, tmp_path):
+    summary = train_run(_config(fashion_folder), tmp_path / "run")
+    run = RunDir(tmp_path / "run")
+    for p in (run.config, run.split, run.checkpoint, run.model, run.log):
+        assert p.exists(), p
+    log = [json.loads(line) for line in run.log.read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2, 3, 4]
+    assert all(0.0 <= r["val_map"] <= 1.0 for r in log)
+    assert summary["best_val_map"] == max(r["val_map"] for r in log)
+    assert not list((tmp_path / "run").glob(".*tmp*")), "temporary files left behind"
+
+
+def test_same_seed_same_model(fashion_folder, tmp_path):
+    train_run(_config(fashion_folder, epochs=2), tmp_path / "a")
+    train_run(_config(fashion_folder, epochs=2), tmp_path / "b")
+    a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)["head"]
+    b = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)["head"]
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_resume_after_kill_matches_uninterrupted_run(fashion_folder, tmp_path, monkeypatch):
+    cfg = _config(fashion_folder, epochs=4)
+    train_run(cfg, tmp_path / "full")
+
+    original = Trainer._train_epoch
+
+    def dies_at_epoch_2(self, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return original(self, epoch)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", dies_at_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(cfg, tmp_path / "killed")
+    monkeypatch.setattr(Trainer, "_train_epoch", original)
+    assert torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)["epoch"] == 1
+    train_run(cfg, tmp_path / "killed", resume=True)
+
+    full = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)
+    resumed = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
+    assert resumed["epoch"] == full["epoch"] == 3
+    for k in full["head"]:
+        assert torch.allclose(full["head"][k], resumed["head"][k], atol=1e-6), k
+    assert resumed["best"] == pytest.approx(full["best"])
+
+
+def test_resume_refuses_a_different_configuration(fashion_folder, tmp_path):
+    train_run(_config(fashion_folder, epochs=1), tmp_path / "run")
+    with pytest.raises(UserError, match=r"checkpoint\.pt.*bits=16.*bits=32"):
+        train_run(_config(fashion_folder, epochs=2, bits=32), tmp_path / "run", resume=True)
+
+
+def test_resume_refuses_a_corrupt_checkpoint(fashion_folder, tmp_path):
+    train_run(_config(fashion_folder, epochs=1), tmp_path / "run")
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="checkpoint.pt: unreadable checkpoint"):
+        train_run(_config(fashion_folder, epochs=2), tmp_path / "run", resume=True)
+
+
+def test_existing_run_is_not_overwritten(fashion_folder, tmp_path):
+    train_run(_config(fashion_folder, epochs=1), tmp_path / "run")
+    before = (tmp_path / "run" / "model.pt").read_bytes()
+    with pytest.raises(UserError, match="--overwrite"):
+        train_run(_config(fashion_folder, epochs=1, seed=1), tmp_path / "run")
+    assert (tmp_path / "run" / "model.pt").read_bytes() == before
+    train_run(_config(fashion_folder, epochs=1, seed=1), tmp_path / "run", overwrite=True)
+    assert (tmp_path / "run" / "model.pt").read_bytes() != before
+
+
+def test_finetune_mode_trains_the_backbone(fashion_folder, tmp_path):
+    cfg = _config(fashion_folder, finetune=True, epochs=1, batch_size=16, n_val=20)
+    summary = train_run(cfg, tmp_path / "ft")
+    state = torch.load(tmp_path / "ft" / "model.pt", weights_only=True)
+    assert state["backbone"] is not None
+    from csdh.models import BACKBONES
+
+    fresh = BACKBONES.create("efficientnet-lite0", pretrained=True, input_size=32).state_dict()
+    changed = [k for k, v in state["backbone"].items() if v.is_floating_point() and not torch.equal(v, fresh[k])]
+    assert changed, "fine-tuning left the backbone unchanged"
+    assert np.isfinite(summary["best_val_map"])

@@ -1,0 +1,59 @@
+import pytest
+import torch
+
+from csdh.errors import UserError
+from csdh.models import BACKBONES, HashHead, HashingNet
+
+
+def test_head_shapes_and_range():
+    torch.manual_seed(0)
+    head = HashHead(1280, 48, hidden=64, dropout=0.0, beta=3.0)
+    h = head(torch.randn(5, 1280) * 10)
+    assert h.shape == (5, 48)
+    assert h.abs().max() < 1.0 + 1e-6
+
+
+def test_head_beta_scales_the_activation():
+    torch.manual_seed(0)
+    head = HashHead(16, 8, hidden=8, dropout=0.0)
+    x = torch.randn(3, 16)
+    z = head.logits(x)
+    head.beta = 2.5
+    assert torch.allclose(head(x), torch.tanh(2.5 * z))
+
+
+def test_efficientnet_lite0_loads_pretrained_weights_offline():
+    net = BACKBONES.create("efficientnet-lite0", pretrained=True, input_size=64).eval()
+    rand = BACKBONES.create("efficientnet-lite0", pretrained=False, input_size=64).eval()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.inference_mode():
+        f = net(x)
+    assert f.shape == (2, 1280)
+    w = dict(net.named_parameters())["net._conv_stem.weight"]
+    assert not torch.equal(w, dict(rand.named_parameters())["net._conv_stem.weight"])
+
+
+def test_hashing_net_encode_is_eval_mode_and_restores_training():
+    torch.manual_seed(0)
+    backbone = BACKBONES.create("efficientnet-lite0", pretrained=False, input_size=32)
+    net = HashingNet(backbone, HashHead(backbone.out_dim, 16, hidden=32, dropout=0.5)).train()
+    x = torch.rand(4, 3, 32, 32)
+    a, b = net.encode(x), net.encode(x)
+    assert torch.equal(a, b)  # no dropout in eval mode
+    assert net.training
+
+
+def test_unknown_backbone_lists_known_names():
+    with pytest.raises(UserError, match="known: .*efficientnet-lite0"):
+        BACKBONES.create("nope")
+
+
+def test_torchvision_backbones_give_a_clear_error_without_torchvision():
+    try:
+        import torchvision  # noqa: F401
+
+        pytest.skip("torchvision is installed")
+    except Exception:
+        pass
+    with pytest.raises(UserError, match="torchvision"):
+        BACKBONES.create("resnet50", pretrained=False)
