@@ -16,7 +16,6 @@ import logging
 import time
 from pathlib import Path
 
-import torch
 
 from csdh.cli.common import parse_kv
 from csdh.engine.pipeline import make_config, train_run
@@ -36,7 +35,6 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[], help="NAME=VALUE fixed loss argument")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    torch.set_num_threads(2)
     names, values = [], []
     for g in args.grid:
         k, v = g.split("=", 1)

@@ -51,7 +51,7 @@ def test_flat_search_equals_brute_force_with_ties(bits: int, n: int) -> None:
 
 def test_tie_completion_path_is_exact() -> None:
     # 8-bit codes: 256 values over 5000 items, so the tie group at rank k always extends past FAISS's k2
-    db, q, ids = random_setup(8, 5000, 16, seed=3)
+    db, q, ids = random_setup(8, 5000, 40, seed=3)
     index = HammingIndex.create("flat", 8)
     index.add(db, ids)
     index.tie_factor = 1  # k2 = k + 64: forces the range-search completion on most queries

@@ -221,3 +221,17 @@ def test_metadata_is_a_plain_sqlite_file(model, tiny, tmp_path) -> None:
     assert len(rows) == 24 and json.loads(rows[0][2]) == ["blue"] and rows[0][3] is None
     manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
     assert manifest["format_version"] == 1 and manifest["count"] == 24
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "multihash"])
+def test_approximate_kinds_build_and_search(model, tiny, tmp_path, kind) -> None:
+    params = {"m": 8} if kind == "hnsw" else {"nflip": 2}
+    build_index(model, folder_source(tiny.photos / "red"), tmp_path / "idx", kind=kind, params=params)
+    m = Manifest.load(tmp_path / "idx")
+    assert m.kind == kind and all(m.kind_params[k] == v for k, v in params.items())
+    with Searcher.open(tmp_path / "idx") as searcher:
+        hits = searcher.search_id(3, k=8)
+        assert hits and hits[0].distance == 0 and 3 in [h.id for h in hits if h.distance == 0]
+    remove_from_index(tmp_path / "idx", [3])
+    with Searcher.open(tmp_path / "idx") as searcher:
+        assert 3 not in [h.id for h in searcher.search_id(4, k=8)]

@@ -14,6 +14,7 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from csdh.bench.row import Args, Row
 from csdh.codes import check_bits
 from csdh.errors import UserError
 
@@ -37,9 +38,6 @@ ABLATION = (
 
 #: constructor arguments the benchmark sets itself
 _RESERVED = frozenset({"n_bits", "n_classes", "n_train"})
-
-Args = Tuple[Tuple[str, Any], ...]
-
 
 def display_name(method: str) -> str:
     return DISPLAY_NAMES.get(method, method.upper())
@@ -118,29 +116,6 @@ def check_method_args(method: str, args: Mapping[str, Any]) -> None:
         allowed = [n for n in params if n not in reserved and n != "self"]
         raise UserError(f"method {method!r} has no argument {', '.join(unknown)}; its arguments: "
                         + ", ".join(allowed))
-
-
-@dataclass(frozen=True)
-class Row:
-    """One row of the result tables: a method with fixed arguments.
-
-    Attributes:
-        key: unique name; cell files are ``<key>-<bits>-r<repeat>.json``.
-        method: the registered method.
-        label: the name printed in tables and plots.
-        kind: ``"deep"`` or ``"shallow"``.
-        args: loss arguments (deep) or constructor arguments (shallow), sorted pairs.
-        bits: the code lengths of this row.
-        table: ``"main"`` for a method of ``--methods``, ``"ablation"`` for a row only the ablation needs.
-    """
-
-    key: str
-    method: str
-    label: str
-    kind: str
-    args: Args
-    bits: Tuple[int, ...]
-    table: str = "main"
 
 
 def _freeze_args(args: Any) -> Args:

@@ -120,7 +120,8 @@ def metric_table(rows: Sequence[RowSpec], bits: Sequence[int], stats: Dict[Tuple
                  metric: str, with_kind: bool = True) -> str:
     """A Markdown table: ``rows`` x code lengths, mean ± std of ``metric``, best mean per column in bold."""
     head = ["Method"] + (["Type"] if with_kind else []) + [f"{b} bits" for b in bits]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * (len(head) - len(bits)) + ["---:"] * len(bits)) + "|"]
+    align = ["---"] * (len(head) - len(bits)) + ["---:"] * len(bits)
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
     best = {}
     for b in bits:
         means = [stats[(k, b)][metric][0] for k, _, _ in rows if (k, b) in stats]
@@ -241,7 +242,8 @@ def _plots(bench: BenchDir, layout: Dict[str, Any], stats: Dict[Tuple[str, int],
             continue
         pr = {label: stats[(key, b)]["pr"] for key, label in rows}
         pn = {label: stats[(key, b)]["pn"] for key, label in rows}
-        out.append(plot_pr_curves(pr, bench.pr_plot(b), title=f"{dataset}, {b} bits: precision-recall (Hamming radius)"))
+        out.append(plot_pr_curves(pr, bench.pr_plot(b),
+                                  title=f"{dataset}, {b} bits: precision-recall (Hamming radius)"))
         out.append(plot_precision_at_n(pn, bench.pn_plot(b), title=f"{dataset}, {b} bits: precision@N"))
     return out
 

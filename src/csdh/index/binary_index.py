@@ -20,7 +20,9 @@ members of the tie group at the ``k``-th distance survive is an implementation d
 asks FAISS for ``k2 = tie_factor * k`` (>= k + 64) neighbours: if the ``k2``-th distance is larger than the
 ``k``-th, every item at the ``k``-th distance is among them and sorting by ``(distance, id)`` is exact;
 the few queries where that is not so are completed with a range search up to their ``k``-th distance.
-A larger ``k2`` costs little (the scan dominates, not the heap), see ``benchmarks/bench_index.py``.
+This relies only on FAISS returning correct k-NN *distances*, never on how it breaks ties. The larger ``k2``
+is cheap because FAISS's counting top-k (``use_heap = False``, one bucket per distance) is used instead of
+its heap, whose cost grows with k (see ``benchmarks/bench_index.py``: within a few percent of a raw top-k).
 """
 from __future__ import annotations
 
@@ -47,6 +49,7 @@ DEFAULT_PARAMS: Dict[str, Dict[str, int]] = {
     "multihash": {"nhash": 0, "b": 0, "nflip": 1},
 }
 
+_MAX_COUNTING_BYTES = 64 << 20
 _ID_BITS = 40  # ids must stay below 2**40 so that (distance << 40) | id is one sortable int64 key
 _ID_MASK = (1 << _ID_BITS) - 1
 MAX_ID = _ID_MASK
@@ -114,10 +117,19 @@ class HammingIndex:
         self.bits = check_bits(bits)
         self.params = dict(params)
         self._index = faiss_index
-        self._ids = np.ascontiguousarray(ids, dtype=np.int64)
+        self._id_array = np.ascontiguousarray(ids, dtype=np.int64)
+        self._id_chunks: List[np.ndarray] = []  # ids added since the last consolidation (cheap streaming adds)
+        self._last_id = int(self._id_array[-1]) if len(self._id_array) else -1
         self.tie_factor = 4
         if self._index.ntotal != len(self._ids):
             raise ValueError(f"the FAISS index holds {self._index.ntotal} codes but there are {len(self._ids)} ids")
+
+    @property
+    def _ids(self) -> np.ndarray:
+        if self._id_chunks:
+            self._id_array = np.concatenate([self._id_array, *self._id_chunks])
+            self._id_chunks = []
+        return self._id_array
 
     # ------------------------------------------------------------------ construction and persistence
     @classmethod
@@ -236,12 +248,13 @@ class HammingIndex:
             raise ValueError(f"{len(codes)} codes but {len(ids)} ids")
         if len(ids) == 0:
             return
-        if (np.diff(ids) <= 0).any() or (len(self._ids) and ids[0] <= self._ids[-1]) or ids[0] < 0:
+        if (np.diff(ids) <= 0).any() or ids[0] <= self._last_id or ids[0] < 0:
             raise ValueError("ids must be non-negative, strictly increasing and larger than the existing ids")
         if ids[-1] > MAX_ID:
             raise ValueError(f"ids must be below 2**{_ID_BITS}")
         self._index.add(codes)
-        self._ids = np.concatenate([self._ids, ids])
+        self._id_chunks.append(ids.copy())
+        self._last_id = int(ids[-1])
 
     def remove(self, ids: np.ndarray) -> int:
         """Remove ``ids`` (all must be present); returns the number removed.
@@ -266,7 +279,7 @@ class HammingIndex:
             self._index = _new_faiss(self.kind, self.bits, self.params)
             if len(codes):
                 self._index.add(codes)
-        self._ids = self._ids[keep]
+        self._id_array = self._ids[keep]
         return int(len(pos))
 
     def _check_codes(self, codes: np.ndarray) -> np.ndarray:
@@ -309,6 +322,10 @@ class HammingIndex:
     def _search_exact(self, queries: np.ndarray, k: int) -> Tuple[np.ndarray, np.ndarray]:
         n = len(self)
         k2 = min(n, max(self.tie_factor * k, k + 64))
+        # FAISS's counting top-k (use_heap=False) costs almost nothing extra for a larger k2, unlike the heap,
+        # but keeps k2 ids per possible distance for each query of a batch: use it while that stays small.
+        batch = int(getattr(self._index, "query_batch_size", 32))
+        self._index.use_heap = batch * (self.bits + 1) * k2 * 8 > _MAX_COUNTING_BYTES
         d, pos = self._index.search(queries, k2)
         keys = (d.astype(np.int64) << _ID_BITS) | self._ids[pos]
         if k2 > k:
@@ -321,10 +338,11 @@ class HammingIndex:
         if len(incomplete):
             LOG.debug("completing %d of %d queries whose tie group reaches rank %d", len(incomplete), len(queries), k2)
             for radius in np.unique(kth[incomplete]):
-                rows = incomplete[kth[incomplete] == radius]
-                for row, (dist, ids) in zip(rows, self._range_exact(queries[rows], int(radius))):
-                    row_keys = (dist.astype(np.int64) << _ID_BITS) | ids  # already sorted
-                    top[row] = row_keys[:k]
+                same = incomplete[kth[incomplete] == radius]
+                for start in range(0, len(same), 16):  # a few queries at a time: tie groups can be huge
+                    rows = same[start:start + 16]
+                    for row, (dist, ids) in zip(rows, self._range_exact(queries[rows], int(radius))):
+                        top[row] = ((dist[:k].astype(np.int64) << _ID_BITS) | ids[:k])  # already sorted
         return _split_keys(top)
 
     def range_search(self, queries: np.ndarray, radius: int) -> List[Hits]:

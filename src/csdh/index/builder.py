@@ -86,7 +86,7 @@ def _encode_stream(model, source: ImageSource, index: HammingIndex, store: Metad
     n = len(source)
     starts = range(0, n, batch_size)
     bar = (progress or _identity)(starts, desc="index", total=len(starts), unit="batch")
-    pool = ThreadPoolExecutor(max_workers=max(1, workers)) if workers > 1 else None
+    executor = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
 
     def load(i: int):
         try:
@@ -100,7 +100,7 @@ def _encode_stream(model, source: ImageSource, index: HammingIndex, store: Metad
             codes, good = _encode_pool_fast(model, source, idx, batch_size)
             images: dict = {}
             if codes is None:  # decode here, skipping what cannot be read
-                results = pool.map(load, idx) if pool is not None else map(load, idx)
+                results = executor.map(load, idx) if executor is not None else map(load, idx)
                 for i, img, err in results:
                     if img is None:
                         skipped.append((source.describe(i), err or "unreadable"))
@@ -124,8 +124,8 @@ def _encode_stream(model, source: ImageSource, index: HammingIndex, store: Metad
             store.add(items, thumbs)
             next_id += len(good)
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True)
+        if executor is not None:
+            executor.shutdown(wait=True)
     return next_id - first_id, skipped
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from csdh.data.image_folder import IMAGE_EXTENSIONS
 from csdh.data.images import DEFAULT_MAX_PIXELS, read_image
 from csdh.data.pool import ImagePool
-from csdh.errors import DataError, UserError
+from csdh.errors import UserError
 from csdh.index.metadata import Label
 
 LOG = logging.getLogger(__name__)
@@ -203,4 +203,4 @@ def dataset_source(model, name: str, data_dir: Optional[PathLike] = None, image_
     return pool_source(pool, split.database, f"dataset {name}{where} (database split)")
 
 
-__all__ = ["DataError", "ImageSource", "SourceEntry", "dataset_source", "folder_source", "list_source", "pool_source"]
+__all__ = ["ImageSource", "SourceEntry", "dataset_source", "folder_source", "list_source", "pool_source"]
