@@ -101,3 +101,13 @@ def test_finetune_mode_trains_the_backbone(fashion_folder, tmp_path):
     changed = [k for k, v in state["backbone"].items() if v.is_floating_point() and not torch.equal(v, fresh[k])]
     assert changed, "fine-tuning left the backbone unchanged"
     assert np.isfinite(summary["best_val_map"])
+
+
+def test_finetune_with_head_warmup_trains_head_first_then_end_to_end(fashion_folder, tmp_path):
+    cfg = _config(fashion_folder, finetune=True, warmup_epochs=2, epochs=1, batch_size=16, n_val=20)
+    train_run(cfg, tmp_path / "ft")
+    log = [json.loads(line) for line in (tmp_path / "ft" / "log.jsonl").read_text().splitlines()]
+    assert [r["phase"] for r in log] == ["head", "head", "end-to-end"]
+    assert "val_map" not in log[0] and "val_map" in log[2]  # validation only once the backbone trains
+    state = torch.load(tmp_path / "ft" / "model.pt", weights_only=True)
+    assert state["epoch"] == 3

@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backbone", default="efficientnet-lite0", help=f"{', '.join(BACKBONES.names())}")
     p.add_argument("--input-size", type=int, default=None, help="square input size in pixels (default 64)")
     p.add_argument("--finetune", action="store_true", help="train the backbone end to end (the paper's mode)")
-    p.add_argument("--epochs", type=int)
+    p.add_argument("--epochs", type=int, help="epochs (with --finetune: end-to-end epochs after the warm-up)")
+    p.add_argument("--warmup-epochs", type=int,
+                   help="with --finetune: train the head on frozen features first for this many epochs")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float, help="hash head learning rate")
     p.add_argument("--backbone-lr", type=float, help="backbone learning rate with --finetune")
@@ -48,7 +50,7 @@ def config_from_args(args: argparse.Namespace):
     return make_config(
         finetune=args.finetune, dataset=args.dataset, protocol=args.protocol, data_dir=args.data_dir,
         image_root=args.image_root, method=args.method, bits=args.bits, backbone=args.backbone,
-        input_size=args.input_size, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        input_size=args.input_size, epochs=args.epochs, warmup_epochs=args.warmup_epochs, batch_size=args.batch_size, lr=args.lr,
         backbone_lr=args.backbone_lr, weight_decay=args.weight_decay, hidden=args.hidden, dropout=args.dropout,
         augment=False if args.no_augment else None, eval_every=args.eval_every, n_val=args.n_val, seed=args.seed,
         loss_args=tuple(parse_kv(args.loss_arg, "--loss-arg").items()) or None)

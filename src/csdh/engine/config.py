@@ -24,7 +24,10 @@ class TrainConfig:
         backbone: registered backbone name.
         input_size: square input size in pixels (a multiple of 32 for EfficientNet).
         finetune: train the backbone end to end; False trains the head on cached frozen features.
-        epochs: number of epochs.
+        epochs: number of epochs (with ``finetune``: end-to-end epochs, after the warm-up).
+        warmup_epochs: with ``finetune``, first train the hash head alone on cached frozen features for
+            this many epochs (linear-probe-then-fine-tune), so that end-to-end training starts from a
+            good head instead of a random one; ignored without ``finetune``.
         batch_size: images (or feature vectors) per step.
         lr: learning rate of the hash head (Adam).
         backbone_lr: learning rate of the backbone when fine-tuning.
@@ -49,6 +52,7 @@ class TrainConfig:
     input_size: int = 64
     finetune: bool = False
     epochs: int = 30
+    warmup_epochs: int = 0
     batch_size: int = 64
     lr: float = 1e-3
     backbone_lr: float = 1e-4
@@ -66,6 +70,8 @@ class TrainConfig:
         check_bits(self.bits)
         if self.epochs < 1:
             raise UserError(f"epochs must be >= 1, got {self.epochs}")
+        if self.warmup_epochs < 0:
+            raise UserError(f"warm-up epochs must be >= 0, got {self.warmup_epochs}")
         if self.batch_size < 2:
             raise UserError(f"batch size must be >= 2, got {self.batch_size}")
         if self.input_size < 32:
@@ -75,6 +81,15 @@ class TrainConfig:
     @property
     def loss_kwargs(self) -> Dict[str, Any]:
         return dict(self.loss_args)
+
+    @property
+    def head_warmup(self) -> int:
+        """Epochs of head-only training on frozen features before fine-tuning (0 without ``finetune``)."""
+        return self.warmup_epochs if self.finetune else 0
+
+    @property
+    def total_epochs(self) -> int:
+        return self.head_warmup + self.epochs
 
     def to_dict(self) -> Dict[str, Any]:
         d = dataclasses.asdict(self)

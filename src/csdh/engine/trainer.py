@@ -107,11 +107,12 @@ class Trainer:
         self.best: Dict[str, Any] = {"epoch": -1, "val_map": -1.0}
         self.features: Dict[str, torch.Tensor] = {}
         if not c.finetune:
-            self._load_features()
+            self._load_features(("train", "val_query", "val_database"))
+        elif c.head_warmup:
+            self._load_features(("train",))
 
-    def _load_features(self) -> None:
-        s = self.split
-        parts = {"train": s.train, "val_query": s.val_query, "val_database": s.val_database}
+    def _load_features(self, names) -> None:
+        parts = {name: getattr(self.split, name) for name in names}
         everything = np.concatenate([np.asarray(v, dtype=np.int64) for v in parts.values()])
         args = (self.net.backbone, self.config.backbone, self.config.input_size, self.pool)
         self.cache.get(*args, everything, device=str(self.device), progress=self.progress)  # one pass for all
@@ -162,12 +163,16 @@ class Trainer:
         LOG.info("resuming after epoch %d", self.start_epoch)
 
     # ------------------------------------------------------------------ training
+    def end_to_end(self, epoch: int) -> bool:
+        """Whether ``epoch`` trains the backbone (fine-tuning after the head warm-up)."""
+        return self.config.finetune and epoch >= self.config.head_warmup
+
     def _batches(self, epoch: int):
         c = self.config
         g = torch.Generator().manual_seed(c.seed * 100_003 + epoch)
         perm = torch.randperm(len(self.train_pos), generator=g)
         n_batches = len(perm) // c.batch_size + (1 if len(perm) % c.batch_size >= 2 else 0)
-        if c.finetune:
+        if self.end_to_end(epoch):
             ds = PoolDataset(self.pool, self.train_pos[perm.numpy()], c.input_size)
             loader = DataLoader(ds, batch_size=c.batch_size, shuffle=False, num_workers=0)
             for i, (images, labels, _) in enumerate(loader):
@@ -188,21 +193,26 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> Dict[str, float]:
         c = self.config
         torch.manual_seed(c.seed * 7919 + epoch)  # dropout etc., reproducible after --resume
-        for group in self.optimizer.param_groups:
-            group["lr"] = cosine_lr(group["base_lr"], epoch, c.epochs)
+        warm = c.head_warmup
+        for i, group in enumerate(self.optimizer.param_groups):
+            if epoch < warm:  # head warm-up: its own cosine schedule, backbone untouched
+                group["lr"] = cosine_lr(group["base_lr"], epoch, warm) if i == 0 else 0.0
+            else:
+                group["lr"] = cosine_lr(group["base_lr"], epoch - warm, c.epochs)
         self.loss.on_epoch_start(epoch)
         scale = self.loss.head_scale()
         if scale is not None:
             self.net.head.beta = float(scale)
+        end_to_end = self.end_to_end(epoch)
         self.net.train()
-        if not c.finetune:
+        if not end_to_end:
             self.net.backbone.eval()
         n_batches = math.ceil(len(self.train_pos) / c.batch_size)
-        bar = self.progress(self._batches(epoch), desc=f"epoch {epoch + 1}/{c.epochs}", total=n_batches, unit="batch")
+        bar = self.progress(self._batches(epoch), desc=f"epoch {epoch + 1}/{c.total_epochs}", total=n_batches, unit="batch")
         total, n_items, t0 = 0.0, 0, time.perf_counter()
         terms: Dict[str, float] = {}
         for step, (x, y, idx) in enumerate(bar):
-            codes = self.net(x) if c.finetune else self.net.forward_head(x)
+            codes = self.net(x) if end_to_end else self.net.forward_head(x)
             loss = self.loss(codes, y, idx)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -215,7 +225,7 @@ class Trainer:
                 rate = n_items / max(time.perf_counter() - t0, 1e-9)
                 bar.set_postfix(loss=f"{total / n_items:.4f}", img_s=f"{rate:.0f}")
         seconds = time.perf_counter() - t0
-        stats = {"epoch": epoch + 1, "loss": total / max(n_items, 1), "seconds": seconds,
+        stats = {"epoch": epoch + 1, "phase": "end-to-end" if end_to_end else "head", "loss": total / max(n_items, 1), "seconds": seconds,
                  "items_per_s": n_items / max(seconds, 1e-9), "lr": self.optimizer.param_groups[0]["lr"]}
         stats.update({f"loss_{k}": v / max(n_items, 1) for k, v in terms.items()})
         return stats
@@ -263,10 +273,11 @@ class Trainer:
             self.split.save(self.run.split)
         setup_seconds = time.perf_counter() - t_start
         last_stats: Dict[str, Any] = {}
-        for epoch in range(self.start_epoch, c.epochs):
+        for epoch in range(self.start_epoch, c.total_epochs):
             stats = self._train_epoch(epoch)
-            is_last = epoch == c.epochs - 1
-            if c.eval_every and ((epoch + 1) % c.eval_every == 0 or is_last):
+            is_last = epoch == c.total_epochs - 1
+            in_warmup = epoch < c.head_warmup
+            if c.eval_every and not in_warmup and ((epoch + 1 - c.head_warmup) % c.eval_every == 0 or is_last):
                 t0 = time.perf_counter()
                 stats["val_map"] = self.validate()
                 stats["val_seconds"] = time.perf_counter() - t0
@@ -278,7 +289,7 @@ class Trainer:
                 self._save_model(epoch + 1, None)
             atomic_torch_save(self._state(epoch), self.run.checkpoint)
             self.run.append_log(stats)
-            LOG.info("epoch %d/%d loss %.4f %s", epoch + 1, c.epochs, stats["loss"],
+            LOG.info("epoch %d/%d (%s) loss %.4f %s", epoch + 1, c.total_epochs, stats["phase"], stats["loss"],
                      f"val mAP {stats['val_map']:.4f}" if "val_map" in stats else "")
             last_stats = stats
         return {"best_epoch": self.best["epoch"], "best_val_map": self.best["val_map"],
