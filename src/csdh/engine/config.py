@@ -36,6 +36,8 @@ class TrainConfig:
         dropout: dropout after the hidden layer.
         beta: tanh scale of the hash layer.
         augment: random flips and translations while fine-tuning.
+        freeze_bn: keep the backbone's batch-norm layers in eval mode (pretrained statistics) while
+            fine-tuning; small CPU batches give noisy batch statistics.
         eval_every: validation mAP every this many epochs (0: never; then the last epoch is kept).
         n_val: validation queries (never the protocol's queries).
         seed: seeds the split, initialisation, shuffling and augmentation.
@@ -61,6 +63,7 @@ class TrainConfig:
     dropout: float = 0.5
     beta: float = 1.0
     augment: bool = True
+    freeze_bn: bool = True
     eval_every: int = 1
     n_val: int = 500
     seed: int = 0

@@ -207,6 +207,10 @@ class Trainer:
         self.net.train()
         if not end_to_end:
             self.net.backbone.eval()
+        elif c.freeze_bn:
+            for m in self.net.backbone.modules():
+                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                    m.eval()
         n_batches = math.ceil(len(self.train_pos) / c.batch_size)
         bar = self.progress(self._batches(epoch), desc=f"epoch {epoch + 1}/{c.total_epochs}", total=n_batches, unit="batch")
         total, n_items, t0 = 0.0, 0, time.perf_counter()
