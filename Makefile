@@ -52,7 +52,7 @@ test-fast: setup
 	$(BIN)/python -m pytest -m "not slow and not browser" $(PYTEST_ARGS)
 
 bench: setup data
-	$(BIN)/python benchmarks/run_all.py
+	bash benchmarks/run_all.sh
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

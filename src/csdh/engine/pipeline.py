@@ -17,7 +17,7 @@ LOG = logging.getLogger(__name__)
 #: defaults that differ between the two training modes (chosen on the validation split; docs/method.md)
 MODE_DEFAULTS: Dict[bool, Dict[str, Any]] = {
     False: {"epochs": 40, "batch_size": 128, "lr": 1e-3},
-    True: {"epochs": 12, "batch_size": 32, "lr": 1e-3, "backbone_lr": 2e-4},
+    True: {"epochs": 12, "warmup_epochs": 40, "batch_size": 32, "lr": 1e-3, "backbone_lr": 1e-4},
 }
 
 

@@ -57,7 +57,8 @@ class CSDHLoss(BaseHashingLoss):
         n_bits: K, the code length.
         n_classes: C, the label dimension.
         n_train: size of the training set, the memory bank's length (needed when ``memory_bank``).
-        alpha: scale of the inner product in Theta_ij = alpha <h_i, h_j> / 2.
+        alpha: scale of the inner product in Theta_ij = alpha <h_i, h_j> / 2; None means 12 / K (0.25 at
+            48 bits), which keeps the range of Theta, +-6, the same for every code length.
         lambda_ham: weight of the Hamming embedding term L_ham.
         lambda_q: weight of the quantization term L_q.
         margin: m, the Hamming distance dissimilar pairs are pushed past; None means K / 2.
@@ -73,7 +74,7 @@ class CSDHLoss(BaseHashingLoss):
         n_bits: int,
         n_classes: int,
         n_train: int = 0,
-        alpha: float = 0.25,
+        alpha: Optional[float] = None,
         lambda_ham: float = 0.5,
         lambda_q: float = 0.003,
         margin: Optional[float] = None,
@@ -84,7 +85,7 @@ class CSDHLoss(BaseHashingLoss):
         super().__init__(n_bits, n_classes)
         if memory_bank and n_train <= 0:
             raise ValueError("memory_bank=True needs n_train > 0")
-        self.alpha = float(alpha)
+        self.alpha = 12.0 / n_bits if alpha is None else float(alpha)
         self.lambda_ham = float(lambda_ham)
         self.lambda_q = float(lambda_q)
         self.margin = float(n_bits) / 2 if margin is None else float(margin)

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Every benchmark reported in BENCHMARKS.md, in order (about 1.5 hours on 2 CPU cores).
+# Usage: bash benchmarks/run_all.sh [OUT_DIR]   (default benchmarks/out)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-benchmarks/out}
+PY=.venv/bin/python
+CSDH=.venv/bin/csdh
+mkdir -p "$OUT"
+$PY benchmarks/bench_metrics.py | tee "$OUT/metrics.md"
+$PY benchmarks/bench_throughput.py --input-size 64 --batch-size 32 | tee "$OUT/throughput.md"
+$PY benchmarks/bench_index.py | tee "$OUT/index.md"
+# quality: frozen CSDH and the comparison table (frozen, 4 code lengths, all methods, ablation)
+$CSDH benchmark --dataset fashion-mnist --bits 16,32,48,64 --methods all --ablation --out "$OUT/frozen"
+# fine-tuned CSDH at 48 bits
+$CSDH train --dataset fashion-mnist --bits 48 --finetune --out "$OUT/ft48" --overwrite
+$CSDH evaluate "$OUT/ft48"
+# approximate indexes on the learned codes, and the service under load
+$CSDH encode "$OUT/frozen/runs/csdh-48-r0" --split database --out "$OUT/db48.npz" --overwrite
+$CSDH encode "$OUT/frozen/runs/csdh-48-r0" --split query --out "$OUT/q48.npz" --overwrite
+$PY benchmarks/bench_index.py --codes-db "$OUT/db48.npz" --codes-query "$OUT/q48.npz" | tee "$OUT/index_kinds.md"
+$CSDH index build "$OUT/frozen/runs/csdh-48-r0" --dataset fashion-mnist --out "$OUT/fm.idx" --overwrite
+$PY benchmarks/bench_service.py "$OUT/fm.idx" --duration 60 | tee "$OUT/service.md"
