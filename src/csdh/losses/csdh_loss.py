@@ -57,9 +57,10 @@ class CSDHLoss(BaseHashingLoss):
         n_bits: K, the code length.
         n_classes: C, the label dimension.
         n_train: size of the training set, the memory bank's length (needed when ``memory_bank``).
-        alpha: scale of the inner product in Theta_ij = alpha <h_i, h_j> / 2; None means 12 / K (0.25 at
-            48 bits), which keeps the range of Theta, +-6, the same for every code length.
-        lambda_ham: weight of the Hamming embedding term L_ham.
+        alpha: scale of the inner product in Theta_ij = alpha <h_i, h_j> / 2.
+        lambda_ham: weight of the Hamming embedding term L_ham; None means K / 96 (0.5 at 48 bits), which
+            keeps the force of L_ham per unit of inner product, lambda_ham / (2 K), the same for every code
+            length while that of L_sim, alpha / 2, does not depend on K either.
         lambda_q: weight of the quantization term L_q.
         margin: m, the Hamming distance dissimilar pairs are pushed past; None means K / 2.
         balance: re-weight pairs so that similar and dissimilar pairs carry equal total weight.
@@ -74,8 +75,8 @@ class CSDHLoss(BaseHashingLoss):
         n_bits: int,
         n_classes: int,
         n_train: int = 0,
-        alpha: Optional[float] = None,
-        lambda_ham: float = 0.5,
+        alpha: float = 0.25,
+        lambda_ham: Optional[float] = None,
         lambda_q: float = 0.003,
         margin: Optional[float] = None,
         balance: bool = True,
@@ -85,8 +86,8 @@ class CSDHLoss(BaseHashingLoss):
         super().__init__(n_bits, n_classes)
         if memory_bank and n_train <= 0:
             raise ValueError("memory_bank=True needs n_train > 0")
-        self.alpha = 12.0 / n_bits if alpha is None else float(alpha)
-        self.lambda_ham = float(lambda_ham)
+        self.alpha = float(alpha)
+        self.lambda_ham = n_bits / 96.0 if lambda_ham is None else float(lambda_ham)
         self.lambda_q = float(lambda_q)
         self.margin = float(n_bits) / 2 if margin is None else float(margin)
         self.balance = bool(balance)
