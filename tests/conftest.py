@@ -1,8 +1,11 @@
-"""Shared fixtures: an isolated cache, and a small real Fashion-MNIST image folder."""
+"""Shared fixtures: an isolated cache, a small real Fashion-MNIST image folder, the backbone features of a
+real Fashion-MNIST subset (``real_features.py``), and the tiny-run helpers of ``index/tiny.py``."""
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+from types import ModuleType, SimpleNamespace
 
 import numpy as np
 import pytest
@@ -10,6 +13,7 @@ import torch
 from PIL import Image
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+TINY_PY = Path(__file__).resolve().parent / "index" / "tiny.py"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -46,3 +50,20 @@ def fashion_folder(tmp_path_factory) -> Path:
         for i in rng.choice(np.flatnonzero(cls == c), size=40, replace=False):
             Image.fromarray(pool.images[i]).save(folder / f"{i:05d}.png")
     return root
+
+
+@pytest.fixture(scope="session")
+def real(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """The 2,000-image real Fashion-MNIST subset and its features (see ``real_features.py``)."""
+    from real_features import real_subset
+
+    return real_subset(tmp_path_factory.getbasetemp() / "fashion-mnist-subset-features")
+
+
+@pytest.fixture(scope="session")
+def tiny_module() -> ModuleType:
+    """``index/tiny.py``, loaded by path for the test folders that cannot import it as a package."""
+    spec = importlib.util.spec_from_file_location("csdh_tests_tiny", TINY_PY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,31 +1,17 @@
 """``csdh index`` and ``csdh search`` end to end through ``csdh.cli.main`` on a tiny trained run."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
 from csdh.cli import main
 
 
-def _tiny_module():
-    path = Path(__file__).resolve().parents[1] / "index" / "tiny.py"
-    spec = importlib.util.spec_from_file_location("csdh_tests_tiny", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    base = tmp_path_factory.getbasetemp() / "csdh-tiny"
-    mp.setenv("CSDH_CACHE", str(base / "cache"))
-    yield _tiny_module().tiny_assets(base)
-    mp.undo()
+def tiny(tmp_path_factory, tiny_module):
+    yield from tiny_module.tiny_in_temp_cache(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

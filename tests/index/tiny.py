@@ -5,13 +5,13 @@ the run is made once per test session (in pytest's base temporary folder) and re
 """
 from __future__ import annotations
 
-import importlib.util
-import os
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Iterator
 
 import numpy as np
+import pytest
 from PIL import Image
 
 COLOURS = [(200, 40, 40), (40, 180, 40), (40, 60, 200)]
@@ -53,9 +53,12 @@ def tiny_assets(base: Path) -> SimpleNamespace:
     return SimpleNamespace(photos=photos, run=run, other_run=other, base=base)
 
 
-def load_tiny_module():
-    """This module, for test folders that cannot import it as a package (``tests/cli``)."""
-    spec = importlib.util.spec_from_file_location("csdh_tests_tiny", os.path.abspath(__file__))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+
+def tiny_in_temp_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
+    """The body of the ``tiny`` fixtures: :func:`tiny_assets` under pytest's base temporary folder, with
+    ``CSDH_CACHE`` pointed into it until the fixture is torn down."""
+    mp = pytest.MonkeyPatch()
+    base = tmp_path_factory.getbasetemp() / "csdh-tiny"
+    mp.setenv("CSDH_CACHE", str(base / "cache"))
+    yield tiny_assets(base)
+    mp.undo()

@@ -143,6 +143,13 @@ class Searcher:
             return None
         return self.index.metadata.get(item_id)
 
+    def _existing_item(self, item_id: int) -> Item:
+        """The item ``item_id``; KeyError if there is none."""
+        it = self.item(item_id)
+        if it is None:
+            raise KeyError(item_id)
+        return it
+
     def item_image(self, item_id: int) -> np.ndarray:
         """The image of an item: its file, or its stored thumbnail.
 
@@ -150,9 +157,7 @@ class Searcher:
             KeyError: no such item.
             DataError: its file cannot be read any more.
         """
-        it = self.item(item_id)
-        if it is None:
-            raise KeyError(item_id)
+        it = self._existing_item(item_id)
         if it.path is not None:
             return read_image(it.path, self.max_pixels)
         thumb = self.index.metadata.thumbnail(item_id)
@@ -167,9 +172,7 @@ class Searcher:
             KeyError: no such item.
             DataError: its file cannot be read any more.
         """
-        it = self.item(item_id)
-        if it is None:
-            raise KeyError(item_id)
+        it = self._existing_item(item_id)
         if it.path is None:
             thumb = self.index.metadata.thumbnail(item_id)
             if thumb is None:
