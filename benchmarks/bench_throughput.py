@@ -39,13 +39,15 @@ def rate(fn, n_items: int, min_seconds: float = 5.0) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--input-size", type=int, default=64)
+    p.add_argument("--input-size", type=int, default=96)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--n", type=int, default=2048, help="images encoded / trained on")
+    p.add_argument("--threads", type=int, default=2, help="torch threads (1 on a machine busy with other jobs)")
     args = p.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     s, b = args.input_size, args.batch_size
-    cfg = make_config(finetune=True, dataset="fashion-mnist", input_size=s, batch_size=b, epochs=1, eval_every=0)
+    cfg = make_config(finetune=True, dataset="fashion-mnist", input_size=s, batch_size=b, epochs=1, eval_every=0,
+                      warmup_epochs=0)  # measure an end-to-end epoch
     net = build_net(cfg).to(memory_format=torch.channels_last)
     x = torch.rand(b, 3, s, s).contiguous(memory_format=torch.channels_last)
 

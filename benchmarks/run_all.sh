@@ -10,10 +10,13 @@ mkdir -p "$OUT"
 $PY benchmarks/bench_metrics.py | tee "$OUT/metrics.md"
 $PY benchmarks/bench_throughput.py --input-size 64 --batch-size 32 | tee "$OUT/throughput.md"
 $PY benchmarks/bench_index.py | tee "$OUT/index.md"
-# quality: frozen CSDH and the comparison table (frozen, 4 code lengths, all methods, ablation)
-$CSDH benchmark --dataset fashion-mnist --bits 16,32,48,64 --methods all --ablation --out "$OUT/frozen"
-# fine-tuned CSDH at 48 bits
-$CSDH train --dataset fashion-mnist --bits 48 --finetune --out "$OUT/ft48" --overwrite
+# quality: the comparison table (frozen features at 64 px, 4 code lengths, all methods, ablation),
+# three repeats of the deep methods at 48 bits, then CSDH at the default 96 px, frozen and fine-tuned
+$CSDH benchmark --dataset fashion-mnist --bits 16,32,48,64 --methods all --ablation --input-size 64 --out "$OUT/frozen"
+$CSDH benchmark --dataset fashion-mnist --bits 48 --methods csdh,hashnet,dch,csq --repeats 3 --input-size 64 --out "$OUT/frozen48x3"
+$CSDH train --dataset fashion-mnist --bits 48 --out "$OUT/fr48" --overwrite
+$CSDH evaluate "$OUT/fr48"
+$CSDH train --dataset fashion-mnist --bits 48 --finetune --epochs 20 --eval-every 5 --out "$OUT/ft48" --overwrite
 $CSDH evaluate "$OUT/ft48"
 # approximate indexes on the learned codes, and the service under load
 $CSDH encode "$OUT/frozen/runs/csdh-48-r0" --split database --out "$OUT/db48.npz" --overwrite

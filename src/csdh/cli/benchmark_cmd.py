@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="deep methods fine-tune the backbone (shallow methods keep its frozen features)")
     p.add_argument("--repeats", type=int, default=1, help="runs per cell with seeds 0..N-1 (default 1)")
     p.add_argument("--epochs", type=int, help="epochs of every deep method (default: the mode's default)")
-    p.add_argument("--input-size", type=int, help="square input size in pixels (default 64)")
+    p.add_argument("--input-size", type=int, help="square input size in pixels (default 96)")
     p.add_argument("--backbone", help="registered backbone (default efficientnet-lite0)")
     p.add_argument("--method-arg", action="append", default=[], metavar="METHOD:NAME=VALUE",
                    help="a method's hyperparameter (loss argument or shallow constructor argument), e.g. "

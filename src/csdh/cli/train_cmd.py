@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", default="csdh", help=f"loss: {', '.join(LOSSES.names())} (default csdh)")
     p.add_argument("--bits", type=int, default=48, help="code length K, a multiple of 8 (default 48)")
     p.add_argument("--backbone", default="efficientnet-lite0", help=f"{', '.join(BACKBONES.names())}")
-    p.add_argument("--input-size", type=int, default=None, help="square input size in pixels (default 64)")
+    p.add_argument("--input-size", type=int, default=None, help="square input size in pixels (default 96)")
     p.add_argument("--finetune", action="store_true", help="train the backbone end to end (the paper's mode)")
     p.add_argument("--epochs", type=int, help="epochs (with --finetune: end-to-end epochs after the warm-up)")
     p.add_argument("--warmup-epochs", type=int,

@@ -51,7 +51,7 @@ class TrainConfig:
     method: str = "csdh"
     bits: int = 48
     backbone: str = "efficientnet-lite0"
-    input_size: int = 64
+    input_size: int = 96
     finetune: bool = False
     epochs: int = 30
     warmup_epochs: int = 0
