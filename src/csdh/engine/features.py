@@ -29,7 +29,8 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("CSDH_CACHE") or Path.home() / ".cache" / "csdh")
 
 
-def _identity(iterable: Iterable, **_: object) -> Iterable:
+def no_progress(iterable: Iterable, **_: object) -> Iterable:
+    """The default progress wrapper: the iterable itself (the CLI passes tqdm instead)."""
     return iterable
 
 
@@ -45,7 +46,7 @@ def forward_pool(fn: Callable[[torch.Tensor], torch.Tensor], pool: ImagePool, po
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=0)
     out: Optional[np.ndarray] = None
     start = 0
-    bar = (progress or _identity)(loader, desc=desc, total=len(loader), unit="batch")
+    bar = (progress or no_progress)(loader, desc=desc, total=len(loader), unit="batch")
     for images, _, _ in bar:
         y = fn(to_float(images).to(device)).float().cpu().numpy()
         if out is None:

@@ -23,7 +23,7 @@ from csdh.data.pool_dataset import PoolDataset
 from csdh.data.protocols import Split
 from csdh.data.transforms import augment_batch, to_float
 from csdh.engine.config import RESUMABLE_CHANGES, TrainConfig
-from csdh.engine.features import FeatureCache, forward_pool
+from csdh.engine.features import FeatureCache, forward_pool, no_progress
 from csdh.engine.run_dir import RunDir, atomic_torch_save, atomic_write_text
 from csdh.errors import UserError
 from csdh.losses import LOSSES, BaseHashingLoss
@@ -56,10 +56,6 @@ def cosine_lr(base: float, epoch: int, epochs: int) -> float:
     return base * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
 
 
-def _identity(iterable: Iterable, **_: object) -> Iterable:
-    return iterable
-
-
 class Trainer:
     """Trains one run.
 
@@ -82,7 +78,7 @@ class Trainer:
         self.split = split
         self.run = run_dir
         self.device = torch.device(device)
-        self.progress = progress or _identity
+        self.progress = progress or no_progress
         self.cache = feature_cache or FeatureCache()
         self.pretrained = pretrained
         self.train_pos = np.array(split.train, dtype=np.int64)  # a writable copy
