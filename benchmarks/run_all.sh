@@ -14,6 +14,7 @@ $PY benchmarks/bench_index.py | tee "$OUT/index.md"
 # three repeats of the deep methods at 48 bits, then CSDH at the default 96 px, frozen and fine-tuned
 $CSDH benchmark --dataset fashion-mnist --bits 16,32,48,64 --methods all --ablation --input-size 64 --out "$OUT/frozen"
 $CSDH benchmark --dataset fashion-mnist --bits 48 --methods csdh,hashnet,dch,csq --repeats 3 --input-size 64 --out "$OUT/frozen48x3"
+$CSDH benchmark --dataset fashion-mnist --bits 48 --methods csdh,dch,hashnet,csq --finetune --input-size 64 --out "$OUT/ft48x"
 $CSDH train --dataset fashion-mnist --bits 48 --out "$OUT/fr48" --overwrite
 $CSDH evaluate "$OUT/fr48"
 $CSDH train --dataset fashion-mnist --bits 48 --finetune --epochs 20 --eval-every 5 --out "$OUT/ft48" --overwrite
