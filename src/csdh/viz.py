@@ -7,6 +7,7 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 from PIL import Image, ImageDraw
 
+from csdh.atomic_io import atomic_output
 from csdh.data.transforms import resize_square
 
 
@@ -43,10 +44,8 @@ def retrieval_grid(queries: Sequence[np.ndarray], results: Sequence[Sequence[np.
             if captions is not None:
                 draw.text((x, y + cell + 1), str(captions[row][col]), fill=(0, 0, 0))
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    canvas.save(tmp)
-    tmp.replace(path)
+    with atomic_output(path) as tmp:
+        canvas.save(tmp, format="PNG")
     return path
 
 

@@ -15,10 +15,10 @@ A cell file is written (atomically) only once the cell is finished, so its prese
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Dict, List, Union
 
+from csdh.atomic_io import atomic_output
 from csdh.errors import UserError
 
 CELL_FORMAT = 1
@@ -31,10 +31,8 @@ def cell_key(row: str, bits: int, repeat: int) -> str:
 
 def write_json(path: Path, obj: Any) -> None:
     """Write JSON to a temporary name next to ``path``, then rename it onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True, allow_nan=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=1, sort_keys=True, allow_nan=True) + "\n", encoding="utf-8")
 
 
 def read_json(path: Path) -> Dict[str, Any]:

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from csdh.cli.common import add_device, check_device, progress
+from csdh.atomic_io import atomic_output
 from csdh.errors import UserError
 
 
@@ -36,9 +36,7 @@ def run(args: argparse.Namespace) -> int:
     pool, split = load_run_data(model)
     positions = np.asarray(getattr(split, args.split), dtype=np.int64)
     codes = model.encode_pool_packed(pool, positions, progress=progress, desc=f"encode {args.split}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}.npz")
-    np.savez(tmp, codes=codes, labels=pool.labels[positions].astype(np.uint8), index=positions)
-    os.replace(tmp, out)
+    with atomic_output(out) as tmp:
+        np.savez(tmp, codes=codes, labels=pool.labels[positions].astype(np.uint8), index=positions)
     print(f"wrote {out}: {codes.shape[0]} codes of {codes.shape[1] * 8} bits")
     return 0

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from csdh.atomic_io import atomic_output
 from csdh.data.pool import ImagePool
 from csdh.data.pool_dataset import PoolDataset
 from csdh.data.transforms import to_float
@@ -111,9 +112,8 @@ class FeatureCache:
                                           desc="features")
             feats.flush()
             done[missing] = True
-            tmp = mask_path.with_name(f".{mask_path.name}.tmp{os.getpid()}.npy")
-            np.save(tmp, done)
-            os.replace(tmp, mask_path)
+            with atomic_output(mask_path) as tmp:
+                np.save(tmp, done)
         else:
             LOG.info("features of %d images from the cache %s", len(positions), data_path)
         return np.asarray(feats[positions])

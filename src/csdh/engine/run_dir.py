@@ -16,28 +16,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
 import torch
 
+from csdh.atomic_io import atomic_output
 from csdh.errors import UserError
 
 RUN_FILES = ("config.json", "split.json", "checkpoint.pt", "model.pt", "log.jsonl", "metrics.json")
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        tmp.write_text(text)
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def file_sha256(path: Union[str, Path]) -> str:
