@@ -2,12 +2,14 @@
 
 Per item (in the data set): ``resize_square`` turns any RGB uint8 image into ``(S, S, 3)`` uint8 by
 resizing the shorter side to S and centre-cropping. Per batch (in the trainer): ``augment_batch``
-(random flip and random translation by padding and cropping) and ``to_float`` (scale to [0, 1]).
+(random flip, random translation by padding and cropping, optional random erasing) and ``to_float``
+(scale to [0, 1]).
 The backbone normalises with its own mean and std.
 """
 from __future__ import annotations
 
-from typing import Optional
+import math
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -34,14 +36,21 @@ def to_float(batch: torch.Tensor, channels_last: bool = True) -> torch.Tensor:
 
 
 def augment_batch(batch: torch.Tensor, generator: Optional[torch.Generator] = None, flip: bool = True,
-                  max_shift: float = 0.125) -> torch.Tensor:
-    """Random horizontal flip and random translation (reflect-pad, then crop) of a float batch.
+                  max_shift: float = 0.125, erase_prob: float = 0.0,
+                  erase_area: Tuple[float, float] = (0.02, 0.25)) -> torch.Tensor:
+    """Random horizontal flip, random translation (reflect-pad, then crop) and random erasing of a float batch.
+
+    Random erasing (Zhong et al., AAAI 2020) replaces, with probability ``erase_prob`` per image, one
+    rectangle covering a uniform fraction ``erase_area`` of the image, aspect ratio log-uniform in
+    [0.3, 3.3], with uniform noise in [0, 1].
 
     Args:
-        batch: float ``(B, 3, S, S)``.
+        batch: float ``(B, 3, S, S)`` in [0, 1].
         generator: the random source (seeded by the trainer).
         flip: flip each image left-right with probability 1/2.
         max_shift: translate by up to this fraction of S in each direction.
+        erase_prob: probability of erasing one rectangle per image (0 disables it).
+        erase_area: range of the erased fraction of the image area.
 
     Returns:
         a new float ``(B, 3, S, S)`` tensor.
@@ -59,4 +68,29 @@ def augment_batch(batch: torch.Tensor, generator: Optional[torch.Generator] = No
         dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
         dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
         out = torch.stack([padded[i, :, dy[i]:dy[i] + s, dx[i]:dx[i] + s] for i in range(b)])
+    if erase_prob > 0:
+        out = random_erase(out, erase_prob, erase_area, generator)
     return out.contiguous(memory_format=torch.channels_last)
+
+
+def random_erase(batch: torch.Tensor, prob: float, area: Tuple[float, float] = (0.02, 0.25),
+                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Erase one random rectangle per image (with probability ``prob``) with uniform noise; a new tensor.
+
+    Every random draw is made for the whole batch at once, so the result depends only on the generator.
+    """
+    b, c, h, w = batch.shape
+    chosen = torch.rand(b, generator=generator) < prob
+    frac = area[0] + (area[1] - area[0]) * torch.rand(b, generator=generator)
+    log_r = math.log(0.3) + (math.log(1 / 0.3) - math.log(0.3)) * torch.rand(b, generator=generator)
+    ratio = log_r.exp()
+    eh = (frac * h * w * ratio).sqrt().round().clamp(1, h).long()
+    ew = (frac * h * w / ratio).sqrt().round().clamp(1, w).long()
+    top = (torch.rand(b, generator=generator) * (h - eh + 1).float()).long()
+    left = (torch.rand(b, generator=generator) * (w - ew + 1).float()).long()
+    noise = torch.rand(batch.shape, generator=generator, dtype=batch.dtype)
+    rows = torch.arange(h).view(1, h, 1)
+    cols = torch.arange(w).view(1, 1, w)
+    inside = ((rows >= top.view(b, 1, 1)) & (rows < (top + eh).view(b, 1, 1))
+              & (cols >= left.view(b, 1, 1)) & (cols < (left + ew).view(b, 1, 1)) & chosen.view(b, 1, 1))
+    return torch.where(inside.unsqueeze(1).to(batch.device), noise.to(batch.device), batch)

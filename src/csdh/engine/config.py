@@ -36,6 +36,7 @@ class TrainConfig:
         dropout: dropout after the hidden layer.
         beta: tanh scale of the hash layer.
         augment: random flips and translations while fine-tuning.
+        erase_prob: with ``augment``, probability of random erasing per image while fine-tuning (0: off).
         freeze_bn: keep the backbone's batch-norm layers in eval mode (pretrained statistics) while
             fine-tuning; small CPU batches give noisy batch statistics.
         eval_every: validation mAP every this many epochs (0: never; then the last epoch is kept).
@@ -63,6 +64,7 @@ class TrainConfig:
     dropout: float = 0.5
     beta: float = 1.0
     augment: bool = True
+    erase_prob: float = 0.0
     freeze_bn: bool = True
     eval_every: int = 1
     n_val: int = 500
@@ -77,6 +79,8 @@ class TrainConfig:
             raise UserError(f"warm-up epochs must be >= 0, got {self.warmup_epochs}")
         if self.batch_size < 2:
             raise UserError(f"batch size must be >= 2, got {self.batch_size}")
+        if not 0.0 <= self.erase_prob <= 1.0:
+            raise UserError(f"erase probability must be in [0, 1], got {self.erase_prob}")
         if self.input_size < 32:
             raise UserError(f"input size must be >= 32, got {self.input_size}")
         object.__setattr__(self, "loss_args", tuple(sorted((str(k), v) for k, v in dict(self.loss_args).items())))

@@ -181,7 +181,7 @@ class Trainer:
                 idx = perm[i * c.batch_size:i * c.batch_size + len(images)]
                 x = to_float(images)
                 if c.augment:
-                    x = augment_batch(x, generator=g)
+                    x = augment_batch(x, generator=g, erase_prob=c.erase_prob)
                 yield x.to(self.device), labels.to(self.device), idx.to(self.device)
         else:
             feats = self.features["train"]

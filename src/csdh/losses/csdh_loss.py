@@ -63,7 +63,8 @@ class CSDHLoss(BaseHashingLoss):
             length while that of L_sim, alpha / 2, does not depend on K either.
         lambda_q: weight of the quantization term L_q.
         margin: m, the Hamming distance dissimilar pairs are pushed past; None means K / 2.
-        balance: re-weight pairs so that similar and dissimilar pairs carry equal total weight.
+        balance: re-weight the pairs of L_sim so that similar and dissimilar pairs carry equal total weight.
+        balance_ham: apply the same re-weighting to the pairs of L_ham.
         soft_similarity: cosine label similarity instead of "shares at least one label".
         memory_bank: pair each batch item with the latest codes of all training items seen so far
             (the bank is refreshed with the batch's codes first; an item is never paired with itself);
@@ -80,6 +81,7 @@ class CSDHLoss(BaseHashingLoss):
         lambda_q: float = 0.003,
         margin: Optional[float] = None,
         balance: bool = True,
+        balance_ham: bool = False,
         soft_similarity: bool = False,
         memory_bank: bool = True,
     ) -> None:
@@ -91,6 +93,7 @@ class CSDHLoss(BaseHashingLoss):
         self.lambda_q = float(lambda_q)
         self.margin = float(n_bits) / 2 if margin is None else float(margin)
         self.balance = bool(balance)
+        self.balance_ham = bool(balance_ham)
         self.soft_similarity = bool(soft_similarity)
         self.memory_bank = bool(memory_bank)
         self.uses_index = self.memory_bank
@@ -122,13 +125,13 @@ class CSDHLoss(BaseHashingLoss):
 
         theta = self.alpha * inner / 2
         nll = F.softplus(theta) - sim * theta  # log(1 + e^theta) - s theta, stable
-        weights = balanced_pair_weights(sim, mask) if self.balance else maskf
-        l_sim = (weights * nll).sum() / n_pairs
+        balanced = balanced_pair_weights(sim, mask) if (self.balance or self.balance_ham) else maskf
+        l_sim = ((balanced if self.balance else maskf) * nll).sum() / n_pairs
 
         k = float(self.n_bits)
         dist = (k - inner) / 2
         ham = sim * dist + (1 - sim) * torch.clamp(self.margin - dist, min=0)
-        l_ham = (maskf * ham).sum() / n_pairs / k
+        l_ham = ((balanced if self.balance_ham else maskf) * ham).sum() / n_pairs / k
 
         l_q = ((codes.abs() - 1) ** 2).mean()
 
