@@ -122,6 +122,21 @@ def test_rerun_keeps_every_finished_cell(bench, caplog):
     assert mtimes(bench["out"]) == before
 
 
+def test_cells_written_before_a_new_config_field_are_kept(bench, caplog):
+    """A deep cell from an older version lacks fields added to TrainConfig since; they read as defaults."""
+    path = bench["out"] / "cells" / "dpsh-8-r0.json"
+    original = path.read_text()
+    cell = json.loads(original)
+    assert cell["settings"].pop("erase_prob") == 0.0
+    path.write_text(json.dumps(cell))
+    try:
+        caplog.set_level(logging.INFO, logger="csdh.bench.runner")
+        assert main(bench_args(bench["data"], bench["out"])) == 0
+        assert computed(caplog) == []
+    finally:
+        path.write_text(original)
+
+
 def test_deleted_cells_and_only_they_are_recomputed(bench, caplog):
     out = bench["out"]
     old = {k: json.loads((out / "cells" / f"{k}.json").read_text()) for k in ("itq-16-r0", "dpsh-16-r0")}
