@@ -16,26 +16,28 @@ def similarity(yi, yj, soft):
     return 0.0 if ni == 0 or nj == 0 else min(max(inner / (ni * nj), 0.0), 1.0)
 
 
-def naive_csdh(codes, labels, pairs, alpha, lambda_ham, lambda_q, margin, balance, soft):
+def naive_csdh(codes, labels, pairs, alpha, lambda_ham, lambda_q, margin, balance, soft, balance_ham=False):
     """L = L_sim + lambda_ham L_ham + lambda_q L_q, each a mean as written in csdh_loss.py's docstring."""
     k = codes.shape[1]
     sims = [similarity(labels[i], yj, soft) for i, _, yj in pairs]
     n = len(pairs)
-    if balance:
+    if balance or balance_ham:
         n_pos = sum(1 for s in sims if s > 0.5)
         n_neg = n - n_pos
         groups = (n_pos > 0) + (n_neg > 0)
         weights = [n / (groups * n_pos) if s > 0.5 else n / (groups * n_neg) for s in sims]
     else:
         weights = [1.0] * n
+    sim_weights = weights if balance else [1.0] * n
+    ham_weights = weights if balance_ham else [1.0] * n
     l_sim = 0.0
     l_ham = 0.0
-    for (i, hj, _), s, w in zip(pairs, sims, weights):
+    for (i, hj, _), s, w, v in zip(pairs, sims, sim_weights, ham_weights):
         inner = sum(codes[i, b] * hj[b] for b in range(k))
         theta = alpha * inner / 2
         l_sim = l_sim + w * (torch.log(1 + torch.exp(theta)) - s * theta)
         d = (k - inner) / 2
-        l_ham = l_ham + (s * d + (1 - s) * torch.clamp(margin - d, min=0)) / k
+        l_ham = l_ham + v * (s * d + (1 - s) * torch.clamp(margin - d, min=0)) / k
     l_q = sum((abs(codes[i, b]) - 1) ** 2 for i in range(codes.shape[0]) for b in range(k)) / codes.numel()
     return l_sim / n + lambda_ham * l_ham / n + lambda_q * l_q
 
@@ -43,13 +45,15 @@ def naive_csdh(codes, labels, pairs, alpha, lambda_ham, lambda_q, margin, balanc
 # balanced_pair_weights divides int64 counts, which gives float32 weights even for float64 codes, so
 # with balance=True the loss agrees with the float64 loop to ~1e-8 only.
 def tol(opts):
-    return dict(rtol=1e-6, atol=1e-8) if opts["balance"] else dict(rtol=1e-9, atol=1e-12)
+    return dict(rtol=1e-6, atol=1e-8) if opts["balance"] or opts["balance_ham"] else dict(rtol=1e-9, atol=1e-12)
 
 
 SETTINGS = [
-    dict(balance=True, soft_similarity=False),
-    dict(balance=False, soft_similarity=False),
-    dict(balance=True, soft_similarity=True),
+    dict(balance=True, balance_ham=True, soft_similarity=False),
+    dict(balance=True, balance_ham=False, soft_similarity=False),
+    dict(balance=False, balance_ham=True, soft_similarity=False),
+    dict(balance=False, balance_ham=False, soft_similarity=False),
+    dict(balance=True, balance_ham=True, soft_similarity=True),
 ]
 
 
@@ -61,7 +65,8 @@ def test_matches_naive_within_batch(naive, grad_of, kind, opts):
     loss = CSDHLoss(naive.K, naive.C, memory_bank=False, alpha=0.4, lambda_ham=0.7, lambda_q=0.2, **opts)
     got = loss(codes, labels)
     want = naive_csdh(
-        codes, labels, naive.batch_pairs(codes, labels), 0.4, 0.7, 0.2, naive.K / 2, opts["balance"], opts["soft_similarity"]
+        codes, labels, naive.batch_pairs(codes, labels), 0.4, 0.7, 0.2, naive.K / 2, opts["balance"], opts["soft_similarity"],
+        opts["balance_ham"]
     )
     assert torch.allclose(got, want, **tol(opts))
     assert torch.allclose(grad_of(got, codes), grad_of(want, codes), **tol(opts))
@@ -78,7 +83,8 @@ def test_matches_naive_with_memory_bank(naive, batches, grad_of, kind, opts):
         codes = codes.clone().requires_grad_(True)
         got = loss(codes, labels, index)
         pairs = bank.pairs(codes, labels, index)
-        want = naive_csdh(codes, labels, pairs, 0.25, 1.0, 0.1, 5.0, opts["balance"], opts["soft_similarity"])
+        want = naive_csdh(codes, labels, pairs, 0.25, 1.0, 0.1, 5.0, opts["balance"], opts["soft_similarity"],
+                          opts["balance_ham"])
         assert torch.allclose(got, want, **tol(opts))
         assert torch.allclose(grad_of(got, codes), grad_of(want, codes), **tol(opts))
 
@@ -88,7 +94,7 @@ def test_defaults_and_registry(naive):
     # the defaults chosen on the fashion-mnist validation split (docs/method.md)
     assert (loss.alpha, loss.lambda_ham, loss.lambda_q, loss.margin) == (0.25, naive.K / 96, 0.003, naive.K / 2)
     assert LOSSES.create("csdh", n_bits=48, n_classes=3, n_train=10).lambda_ham == 0.5
-    assert loss.balance and not loss.soft_similarity and loss.memory_bank
+    assert loss.balance and loss.balance_ham and not loss.soft_similarity and loss.memory_bank
     with pytest.raises(ValueError):
         CSDHLoss(naive.K, naive.C, n_train=0)
 

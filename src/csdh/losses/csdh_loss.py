@@ -9,11 +9,12 @@ in ``docs/method.md``; this file implements exactly that:
     Theta_ij = alpha * <h_i, h_j> / 2
     L_sim    = mean_ij  w_ij * [ log(1 + exp(Theta_ij)) - s_ij * Theta_ij ]
     d_ij     = (K - <h_i, h_j>) / 2                           (relaxed Hamming distance)
-    L_ham    = mean_ij  [ s_ij * d_ij + (1 - s_ij) * max(0, m - d_ij) ] / K
+    L_ham    = mean_ij  v_ij * [ s_ij * d_ij + (1 - s_ij) * max(0, m - d_ij) ] / K
     L_q      = mean( (|h| - 1)^2 )
 
-where s_ij is the label similarity (:func:`csdh.losses.similarity.label_similarity`) and w_ij are 1 or,
-with ``balance=True``, weights that give similar and dissimilar pairs equal total mass.
+where s_ij is the label similarity (:func:`csdh.losses.similarity.label_similarity`); w_ij (v_ij) are 1
+or, with ``balance=True`` (``balance_ham=True``), weights that give similar and dissimilar pairs equal
+total mass.
 """
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ class CSDHLoss(BaseHashingLoss):
         lambda_q: float = 0.003,
         margin: Optional[float] = None,
         balance: bool = True,
-        balance_ham: bool = False,
+        balance_ham: bool = True,
         soft_similarity: bool = False,
         memory_bank: bool = True,
     ) -> None:
