@@ -215,6 +215,26 @@ def test_changed_settings_are_refused_not_mixed(image_folder, cache_dir, tmp_pat
     assert (out / "benchmark.json").read_text() == info  # the refused run rewrote nothing
 
 
+def test_a_cell_computed_under_other_method_defaults_is_refused(image_folder, cache_dir, tmp_path, monkeypatch,
+                                                                capsys):
+    monkeypatch.setenv("CSDH_CACHE", str(cache_dir))
+    out = tmp_path / "out"
+    args = ["benchmark", "--dataset", "image-folder", "--data-dir", str(image_folder), "--methods", "itq",
+            "--bits", "8", "--input-size", "32", "--out", str(out)]
+    assert main(args) == 0
+    path = out / "cells" / "itq-8-r0.json"
+    cell = json.loads(path.read_text())
+    assert cell["settings"]["method_defaults"] == {"n_iter": 50}
+    cell["settings"]["method_defaults"] = {"n_iter": 20}  # as if an older csdh had another default
+    path.write_text(json.dumps(cell))
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "method_defaults" in capsys.readouterr().err
+    del cell["settings"]["method_defaults"]  # written before defaults were recorded: kept
+    path.write_text(json.dumps(cell))
+    assert main(args) == 0
+
+
 def test_unknown_method_lists_the_known_ones(tmp_path, capsys):
     assert main(["benchmark", "--dataset", "image-folder", "--methods", "csdh,nope", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err

@@ -100,6 +100,14 @@ def accepts(method: str, name: str) -> bool:
     return name in inspect.signature(_factory(method)).parameters
 
 
+def method_defaults(method: str) -> Dict[str, Any]:
+    """The default values of the method's constructor arguments (those the benchmark does not set), so that
+    a finished cell computed under other defaults (an older csdh) is recognised as stale."""
+    params = inspect.signature(_factory(method)).parameters
+    return {name: p.default for name, p in params.items()
+            if name not in _RESERVED and name != "seed" and p.default is not inspect.Parameter.empty}
+
+
 def check_method_args(method: str, args: Mapping[str, Any]) -> None:
     """Raise UserError unless ``args`` are keyword arguments of the method's constructor that the benchmark
     does not set itself (the code length, sizes and, for shallow methods, the seed: it is the repeat)."""

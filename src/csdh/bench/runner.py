@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 import numpy as np
 
 from csdh.bench.bench_dir import CELL_FORMAT, BenchDir, cell_key, read_json, write_json
-from csdh.bench.benchmark_spec import BenchmarkSpec, Row, accepts
+from csdh.bench.benchmark_spec import BenchmarkSpec, Row, accepts, method_defaults
 from csdh.data.pool import ImagePool
 from csdh.data.protocols import Split
 from csdh.engine.config import TrainConfig
@@ -133,7 +133,8 @@ def deep_config(spec: BenchmarkSpec, row: Row, bits: int, repeat: int, protocol:
 
 def _settings(ctx: _Context, row: Row, bits: int, repeat: int) -> Dict[str, Any]:
     """Everything that defines a cell's result (paths excluded, the pool's fingerprint included)."""
-    common = {"pool": ctx.pool.fingerprint(), "split_protocol": ctx.split.protocol}
+    common = {"pool": ctx.pool.fingerprint(), "split_protocol": ctx.split.protocol,
+              "method_defaults": method_defaults(row.method)}
     if row.kind == "deep":
         d = deep_config(ctx.spec, row, bits, repeat, ctx.split.protocol).to_dict()
         for key in ("data_dir", "image_root"):
@@ -146,6 +147,7 @@ def _settings(ctx: _Context, row: Row, bits: int, repeat: int) -> Dict[str, Any]
 
 def _check_settings(path: Path, cell: Dict[str, Any], expected: Dict[str, Any]) -> None:
     found = dict(cell.get("settings") or {})
+    found.setdefault("method_defaults", expected.get("method_defaults"))  # cells written before it was recorded
     if "bits" in found and "backbone_lr" in found:  # a deep cell: a field added to TrainConfig since it was
         # written is read as that field's default, which is what the older code did
         for key, value in _jsonable(TrainConfig().to_dict()).items():
