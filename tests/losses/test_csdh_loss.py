@@ -16,7 +16,8 @@ def similarity(yi, yj, soft):
     return 0.0 if ni == 0 or nj == 0 else min(max(inner / (ni * nj), 0.0), 1.0)
 
 
-def naive_csdh(codes, labels, pairs, alpha, lambda_ham, lambda_q, margin, balance, soft, balance_ham=False):
+def naive_csdh(codes, labels, pairs, alpha, lambda_ham, lambda_q, margin, balance, soft, balance_ham=False,
+               ham_cosine=False):
     """L = L_sim + lambda_ham L_ham + lambda_q L_q, each a mean as written in csdh_loss.py's docstring."""
     k = codes.shape[1]
     sims = [similarity(labels[i], yj, soft) for i, _, yj in pairs]
@@ -36,7 +37,12 @@ def naive_csdh(codes, labels, pairs, alpha, lambda_ham, lambda_q, margin, balanc
         inner = sum(codes[i, b] * hj[b] for b in range(k))
         theta = alpha * inner / 2
         l_sim = l_sim + w * (torch.log(1 + torch.exp(theta)) - s * theta)
-        d = (k - inner) / 2
+        if ham_cosine:
+            norm_i = torch.sqrt(sum(codes[i, b] ** 2 for b in range(k)))
+            norm_j = torch.sqrt(sum(hj[b] ** 2 for b in range(k)))
+            d = k * (1 - inner / (norm_i * norm_j)) / 2
+        else:
+            d = (k - inner) / 2
         l_ham = l_ham + v * (s * d + (1 - s) * torch.clamp(margin - d, min=0)) / k
     l_q = sum((abs(codes[i, b]) - 1) ** 2 for i in range(codes.shape[0]) for b in range(k)) / codes.numel()
     return l_sim / n + lambda_ham * l_ham / n + lambda_q * l_q
@@ -49,11 +55,12 @@ def tol(opts):
 
 
 SETTINGS = [
-    dict(balance=True, balance_ham=True, soft_similarity=False),
-    dict(balance=True, balance_ham=False, soft_similarity=False),
-    dict(balance=False, balance_ham=True, soft_similarity=False),
-    dict(balance=False, balance_ham=False, soft_similarity=False),
-    dict(balance=True, balance_ham=True, soft_similarity=True),
+    dict(balance=True, balance_ham=True, ham_cosine=True, soft_similarity=False),
+    dict(balance=True, balance_ham=True, ham_cosine=False, soft_similarity=False),
+    dict(balance=True, balance_ham=False, ham_cosine=True, soft_similarity=False),
+    dict(balance=False, balance_ham=True, ham_cosine=False, soft_similarity=False),
+    dict(balance=False, balance_ham=False, ham_cosine=False, soft_similarity=False),
+    dict(balance=True, balance_ham=True, ham_cosine=True, soft_similarity=True),
 ]
 
 
@@ -66,7 +73,7 @@ def test_matches_naive_within_batch(naive, grad_of, kind, opts):
     got = loss(codes, labels)
     want = naive_csdh(
         codes, labels, naive.batch_pairs(codes, labels), 0.4, 0.7, 0.2, naive.K / 2, opts["balance"], opts["soft_similarity"],
-        opts["balance_ham"]
+        opts["balance_ham"], opts["ham_cosine"]
     )
     assert torch.allclose(got, want, **tol(opts))
     assert torch.allclose(grad_of(got, codes), grad_of(want, codes), **tol(opts))
@@ -84,7 +91,7 @@ def test_matches_naive_with_memory_bank(naive, batches, grad_of, kind, opts):
         got = loss(codes, labels, index)
         pairs = bank.pairs(codes, labels, index)
         want = naive_csdh(codes, labels, pairs, 0.25, 1.0, 0.1, 5.0, opts["balance"], opts["soft_similarity"],
-                          opts["balance_ham"])
+                          opts["balance_ham"], opts["ham_cosine"])
         assert torch.allclose(got, want, **tol(opts))
         assert torch.allclose(grad_of(got, codes), grad_of(want, codes), **tol(opts))
 
@@ -92,9 +99,9 @@ def test_matches_naive_with_memory_bank(naive, batches, grad_of, kind, opts):
 def test_defaults_and_registry(naive):
     loss = LOSSES.create("csdh", n_bits=naive.K, n_classes=naive.C, n_train=10)
     # the defaults chosen on the fashion-mnist validation split (docs/method.md)
-    assert (loss.alpha, loss.lambda_ham, loss.lambda_q, loss.margin) == (0.25, naive.K / 96, 0.003, naive.K / 2)
-    assert LOSSES.create("csdh", n_bits=48, n_classes=3, n_train=10).lambda_ham == 0.5
-    assert loss.balance and loss.balance_ham and not loss.soft_similarity and loss.memory_bank
+    assert (loss.alpha, loss.lambda_ham, loss.lambda_q, loss.margin) == (0.25, 32 / naive.K, 0.003, naive.K / 2)
+    assert LOSSES.create("csdh", n_bits=64, n_classes=3, n_train=10).lambda_ham == 0.5
+    assert loss.balance and loss.balance_ham and loss.ham_cosine and not loss.soft_similarity and loss.memory_bank
     with pytest.raises(ValueError):
         CSDHLoss(naive.K, naive.C, n_train=0)
 
