@@ -15,6 +15,7 @@ $PY benchmarks/bench_index.py | tee "$OUT/index.md"
 # then CSDH at the default 96 px, frozen and fine-tuned
 $CSDH benchmark --dataset fashion-mnist --bits 16,32,48,64 --methods all --ablation --input-size 64 --out "$OUT/frozen"
 $CSDH benchmark --dataset fashion-mnist --bits 48 --methods csdh,hashnet,dch,csq --repeats 3 --input-size 64 --out "$OUT/frozen48x3"
+$CSDH benchmark --dataset fashion-mnist --bits 16,64 --methods csdh,hashnet,dch,csq --repeats 3 --input-size 64 --out "$OUT/frozen16_64x3"
 $CSDH benchmark --dataset fashion-mnist --bits 48 --methods deep --finetune --input-size 64 --out "$OUT/ft48"
 $CSDH train --dataset fashion-mnist --bits 48 --out "$OUT/fr96" --overwrite
 $CSDH evaluate "$OUT/fr96"
