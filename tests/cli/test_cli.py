@@ -68,6 +68,10 @@ def _one_line_error(capsys):
     (["encode", "{tmp}/not-a-run", "--split", "query", "--out", "{tmp}/x.npz"], "not-a-run"),
     (["train", "--dataset", "fashion-mnist", "--method", "nope", "--out", "{tmp}/r"], "unknown method"),
     (["evaluate", "{tmp}", "--topk", "zero"], "--topk"),
+    (["train", "--dataset", "fashion-mnist", "--finetune", "--erase-prob", "2", "--out", "{tmp}/r"],
+     "erase probability"),
+    (["train", "--dataset", "fashion-mnist", "--backbone", "efficientnet-lite9", "--out", "{tmp}/r"],
+     "efficientnet-lite2"),
 ])
 def test_user_errors_are_one_line_exit_2(argv, expected, tmp_path, capsys):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
