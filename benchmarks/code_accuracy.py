@@ -36,7 +36,7 @@ def main() -> None:
     args = p.parse_args()
     model = RunModel.load(args.run_dir, device=args.device)
     pool, split = load_run_data(model)
-    if pool.labels.sum(1).max() > 1:
+    if pool.multi_label:
         raise SystemExit("code_accuracy.py: multi-label data has no single class per image")
     labels = pool.labels.argmax(1)
     unseen_db = np.setdiff1d(split.database, split.train)

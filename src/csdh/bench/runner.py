@@ -145,14 +145,17 @@ def _settings(ctx: _Context, row: Row, bits: int, repeat: int) -> Dict[str, Any]
                       "input_size": ctx.base.input_size, **common})
 
 
-def _check_settings(path: Path, cell: Dict[str, Any], expected: Dict[str, Any]) -> None:
-    found = dict(cell.get("settings") or {})
-    found.setdefault("method_defaults", expected.get("method_defaults"))  # cells written before it was recorded
-    if "bits" in found and "backbone_lr" in found:  # a deep cell: a field added to TrainConfig since it was
-        # written is read as that field's default, which is what the older code did
-        for key, value in _jsonable(TrainConfig().to_dict()).items():
-            if key in expected and key not in found:
-                found[key] = value
+def _legacy_values(row: Row, expected: Dict[str, Any]) -> Dict[str, Any]:
+    """Settings a cell written by an older csdh lacks, read as what that code did: TrainConfig fields added
+    since then take their default (deep cells), and unrecorded method defaults count as unchanged."""
+    legacy: Dict[str, Any] = {"method_defaults": expected.get("method_defaults")}
+    if row.kind == "deep":
+        legacy.update({k: v for k, v in _jsonable(TrainConfig().to_dict()).items() if k in expected})
+    return legacy
+
+
+def _check_settings(path: Path, cell: Dict[str, Any], expected: Dict[str, Any], row: Row) -> None:
+    found = {**_legacy_values(row, expected), **(cell.get("settings") or {})}
     if found != expected:
         diff = sorted(k for k in set(found) | set(expected) if found.get(k) != expected.get(k))
         details = ", ".join(f"{k}: {found.get(k)!r} -> {expected.get(k)!r}" for k in diff)
@@ -345,7 +348,7 @@ def run_benchmark(spec: BenchmarkSpec, out_dir: Union[str, Path], progress: Opti
         key = cell_key(row.key, bits, repeat)
         if bench.cell(key).exists():
             done[key] = bench.read_cell(bench.cell(key))
-            _check_settings(bench.cell(key), done[key], _settings(ctx, row, bits, repeat))
+            _check_settings(bench.cell(key), done[key], _settings(ctx, row, bits, repeat), row)
     write_json(bench.spec, benchmark_info(spec, base, split, command))
     LOG.info("%d cells, %d finished earlier", len(tasks), len(done))
 

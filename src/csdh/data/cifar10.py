@@ -13,7 +13,6 @@ the batch files directly); failing that the archive is downloaded into the cache
 from __future__ import annotations
 
 import codecs
-import hashlib
 import io
 import logging
 import pickle
@@ -25,7 +24,7 @@ import numpy as np
 
 from csdh.data.download import cache_dir as default_cache_dir
 from csdh.data.download import download as download_file
-from csdh.data.pool import ArrayPool
+from csdh.data.pool import ArrayPool, content_fingerprint, one_hot
 from csdh.errors import DataError
 
 LOG = logging.getLogger(__name__)
@@ -93,13 +92,9 @@ def load_cifar10(data_dir: Optional[Union[str, Path]] = None, cache_dir: Optiona
     images = np.concatenate([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
     n_train = sum(len(p[1]) for p in parts[:-1])
-    onehot = np.zeros((len(y), N_CLASSES), dtype=np.uint8)
-    onehot[np.arange(len(y)), y] = 1
-    digest = hashlib.sha1(images.tobytes())
-    digest.update(y.tobytes())
     LOG.info("loaded CIFAR-10 from %s: %d train + %d test images", source, n_train, len(y) - n_train)
-    return CIFAR10(images, onehot, class_names, n_train_official=n_train,
-                   fingerprint=f"cifar10-{len(y)}-{digest.hexdigest()[:12]}")
+    return CIFAR10(images, one_hot(y, N_CLASSES), class_names, n_train_official=n_train,
+                   fingerprint=content_fingerprint("cifar10", images, y))
 
 
 def _find(data_dir: Optional[Union[str, Path]], cache: Path) -> Optional[Path]:

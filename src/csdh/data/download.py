@@ -17,14 +17,16 @@ LOG = logging.getLogger(__name__)
 CACHE_ENV = "CSDH_CACHE"
 
 
-def cache_dir(dataset: str, override: Optional[Union[str, Path]] = None) -> Path:
-    """Where ``dataset`` is cached: ``override`` if given, else ``$CSDH_CACHE/<dataset>``,
-    else ``~/.cache/csdh/<dataset>``. Nothing is created."""
-    if override is not None:
-        return Path(override)
+def cache_root() -> Path:
+    """csdh's cache folder: ``$CSDH_CACHE``, else ``~/.cache/csdh``. Nothing is created."""
     root = os.environ.get(CACHE_ENV)
-    base = Path(root) if root else Path.home() / ".cache" / "csdh"
-    return base / dataset
+    return Path(root) if root else Path.home() / ".cache" / "csdh"
+
+
+def cache_dir(dataset: str, override: Optional[Union[str, Path]] = None) -> Path:
+    """Where ``dataset`` is cached: ``override`` if given, else ``cache_root() / <dataset>``. Nothing is
+    created."""
+    return Path(override) if override is not None else cache_root() / dataset
 
 
 def md5sum(path: Union[str, Path], chunk: int = 1 << 20) -> str:

@@ -7,7 +7,6 @@ The four official IDX files are looked for, in order, in ``data_dir``, in ``SYST
 from __future__ import annotations
 
 import gzip
-import hashlib
 import logging
 import zlib
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 
 from csdh.data.download import cache_dir as default_cache_dir
 from csdh.data.download import download as download_file
-from csdh.data.pool import ArrayPool
+from csdh.data.pool import ArrayPool, content_fingerprint, one_hot
 from csdh.errors import DataError
 
 LOG = logging.getLogger(__name__)
@@ -100,13 +99,9 @@ def load_fashion_mnist(data_dir: Optional[Union[str, Path]] = None, cache_dir: O
 
     images = np.concatenate([tr_x, te_x])
     y = np.concatenate([tr_y, te_y])
-    onehot = np.zeros((y.shape[0], len(CLASS_NAMES)), dtype=np.uint8)
-    onehot[np.arange(y.shape[0]), y] = 1
-    digest = hashlib.sha1(images.tobytes())
-    digest.update(y.tobytes())
     LOG.info("loaded Fashion-MNIST from %s: %d train + %d test images", folder, len(tr_x), len(te_x))
-    return FashionMNIST(images, onehot, n_train_official=len(tr_x),
-                        fingerprint=f"fashion-mnist-{len(images)}-{digest.hexdigest()[:12]}")
+    return FashionMNIST(images, one_hot(y, len(CLASS_NAMES)), n_train_official=len(tr_x),
+                        fingerprint=content_fingerprint("fashion-mnist", images, y))
 
 
 def read_idx(path: Union[str, Path], magic: int) -> np.ndarray:

@@ -4,6 +4,7 @@ Protocols (query / train / database / validation splits) are arrays of int64 pos
 """
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from typing import List, Optional, Sequence
 
@@ -79,3 +80,17 @@ class ArrayPool(ImagePool):
 
     def fingerprint(self) -> str:
         return self._fingerprint or super().fingerprint()
+
+
+def one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Integer class indices ``(n,)`` -> uint8 one-hot labels ``(n, n_classes)``."""
+    out = np.zeros((len(y), n_classes), dtype=np.uint8)
+    out[np.arange(len(y)), y] = 1
+    return out
+
+
+def content_fingerprint(name: str, images: np.ndarray, y: np.ndarray) -> str:
+    """``name-n-<sha1 of the image and label bytes>``: the fingerprint of an in-memory pool's content."""
+    digest = hashlib.sha1(images.tobytes())
+    digest.update(y.tobytes())
+    return f"{name}-{len(y)}-{digest.hexdigest()[:12]}"

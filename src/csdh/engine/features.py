@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
@@ -16,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from csdh.atomic_io import atomic_output
+from csdh.data.download import cache_root
 from csdh.data.pool import ImagePool
 from csdh.data.pool_dataset import PoolDataset
 from csdh.data.transforms import to_float
@@ -26,8 +26,8 @@ Progress = Callable[..., Iterable]
 
 
 def default_cache_dir() -> Path:
-    """``$CSDH_CACHE`` or ``~/.cache/csdh``."""
-    return Path(os.environ.get("CSDH_CACHE") or Path.home() / ".cache" / "csdh")
+    """``$CSDH_CACHE`` or ``~/.cache/csdh`` (the data sets' download cache shares the folder)."""
+    return cache_root()
 
 
 def no_progress(iterable: Iterable, **_: object) -> Iterable:

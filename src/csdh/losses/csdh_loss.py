@@ -132,7 +132,9 @@ class CSDHLoss(BaseHashingLoss):
         theta = self.alpha * inner / 2
         nll = F.softplus(theta) - sim * theta  # log(1 + e^theta) - s theta, stable
         balanced = balanced_pair_weights(sim, mask) if (self.balance or self.balance_ham) else maskf
-        l_sim = ((balanced if self.balance else maskf) * nll).sum() / n_pairs
+        w_sim = balanced if self.balance else maskf
+        w_ham = balanced if self.balance_ham else maskf
+        l_sim = (w_sim * nll).sum() / n_pairs
 
         k = float(self.n_bits)
         if self.ham_cosine:
@@ -141,7 +143,7 @@ class CSDHLoss(BaseHashingLoss):
         else:
             dist = (k - inner) / 2
         ham = sim * dist + (1 - sim) * torch.clamp(self.margin - dist, min=0)
-        l_ham = ((balanced if self.balance_ham else maskf) * ham).sum() / n_pairs / k
+        l_ham = (w_ham * ham).sum() / n_pairs / k
 
         l_q = ((codes.abs() - 1) ** 2).mean()
 
