@@ -99,7 +99,7 @@ def test_matches_naive_with_memory_bank(naive, batches, grad_of, kind, opts):
 def test_defaults_and_registry(naive):
     loss = LOSSES.create("csdh", n_bits=naive.K, n_classes=naive.C, n_train=10)
     # the defaults chosen on the fashion-mnist validation split (docs/method.md)
-    assert (loss.alpha, loss.lambda_ham, loss.lambda_q, loss.margin) == (0.25, 32 / naive.K, 0.003, naive.K / 2)
+    assert (loss.alpha, loss.lambda_ham, loss.lambda_q, loss.margin) == (8 / naive.K, 32 / naive.K, 0.003, naive.K / 2)
     assert LOSSES.create("csdh", n_bits=64, n_classes=3, n_train=10).lambda_ham == 0.5
     assert loss.balance and loss.balance_ham and loss.ham_cosine and not loss.soft_similarity and loss.memory_bank
     with pytest.raises(ValueError):

@@ -58,7 +58,10 @@ class CSDHLoss(BaseHashingLoss):
         n_bits: K, the code length.
         n_classes: C, the label dimension.
         n_train: size of the training set, the memory bank's length (needed when ``memory_bank``).
-        alpha: scale of the inner product in Theta_ij = alpha <h_i, h_j> / 2.
+        alpha: scale of the inner product in Theta_ij = alpha <h_i, h_j> / 2; None means 8 / K (0.5 at 16 bits,
+            0.125 at 64), so that Theta spans the same range [-4, 4] at every code length; chosen on
+            validation queries searched against the held-out database at 16, 32, 48 and 64 bits
+            (docs/method.md).
         lambda_ham: weight of the Hamming embedding term L_ham; None means 32 / K (2 at 16 bits, 0.5 at 64),
             chosen on the validation split at 16, 32, 48 and 64 bits (docs/method.md): short codes, where
             the likelihood is weakest, need the margin most.
@@ -80,7 +83,7 @@ class CSDHLoss(BaseHashingLoss):
         n_bits: int,
         n_classes: int,
         n_train: int = 0,
-        alpha: float = 0.25,
+        alpha: Optional[float] = None,
         lambda_ham: Optional[float] = None,
         lambda_q: float = 0.003,
         margin: Optional[float] = None,
@@ -93,7 +96,7 @@ class CSDHLoss(BaseHashingLoss):
         super().__init__(n_bits, n_classes)
         if memory_bank and n_train <= 0:
             raise ValueError("memory_bank=True needs n_train > 0")
-        self.alpha = float(alpha)
+        self.alpha = 8.0 / n_bits if alpha is None else float(alpha)
         self.lambda_ham = 32.0 / n_bits if lambda_ham is None else float(lambda_ham)
         self.lambda_q = float(lambda_q)
         self.margin = float(n_bits) / 2 if margin is None else float(margin)
