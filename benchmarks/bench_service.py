@@ -8,7 +8,11 @@ has a ``--timeout``.
     python benchmarks/bench_service.py photos.idx                      # 16 clients, 60 s
     python benchmarks/bench_service.py photos.idx --images ~/Photos --duration 10
 
-Query images: ``--images DIR`` (every image file under it), else the files of the index's own items.
+Query images: ``--images DIR`` (every image file under it); else ``--dataset NAME``: images of that
+registered data set encoded as PNG (for an index of fashion-mnist or cifar10, whose items have no files);
+else the files of the index's own items.
+
+    python benchmarks/bench_service.py fm.idx --dataset fashion-mnist --duration 60
 """
 from __future__ import annotations
 
@@ -30,8 +34,28 @@ sys.path.insert(0, str(ROOT / "src"))
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
-def query_images(index_dir: Path, images: Optional[str], limit: int) -> List[bytes]:
+def dataset_images(name: str, limit: int) -> List[bytes]:
+    """``limit`` images of a registered data set (seeded draw), encoded as PNG."""
+    import io
+
+    from PIL import Image
+
+    from csdh.data import load_dataset
+
+    pool = load_dataset(name, download=False)[0]
+    rng = np.random.default_rng(0)
+    out = []
+    for i in sorted(rng.choice(len(pool), min(limit, len(pool)), replace=False)):
+        buf = io.BytesIO()
+        Image.fromarray(pool.load(int(i))).save(buf, format="PNG")
+        out.append(buf.getvalue())
+    return out
+
+
+def query_images(index_dir: Path, images: Optional[str], limit: int, dataset: Optional[str] = None) -> List[bytes]:
     paths: List[Path] = []
+    if dataset and not images:
+        return dataset_images(dataset, limit)
     if images:
         paths = sorted(p for p in Path(images).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
     else:
@@ -44,7 +68,7 @@ def query_images(index_dir: Path, images: Optional[str], limit: int) -> List[byt
     if len(paths) > limit:
         paths = [paths[i] for i in sorted(rng.choice(len(paths), limit, replace=False))]
     if not paths:
-        sys.exit("no query images: pass --images DIR (the index's items have no files)")
+        sys.exit("no query images: pass --images DIR or --dataset NAME (the index's items have no files)")
     return [p.read_bytes() for p in paths]
 
 
@@ -70,6 +94,8 @@ def main() -> None:
     p.add_argument("index_dir", metavar="INDEX_DIR")
     p.add_argument("--run", metavar="RUN_DIR", help="passed to csdh serve --run")
     p.add_argument("--images", metavar="DIR", help="query images (default: the index's own image files)")
+    p.add_argument("--dataset", metavar="NAME",
+                   help="query images drawn from this registered data set (when the index's items have no files)")
     p.add_argument("--n-images", type=int, default=64, help="distinct query images (default 64)")
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
@@ -81,7 +107,7 @@ def main() -> None:
     import httpx
 
     index_dir = Path(args.index_dir)
-    images = query_images(index_dir, args.images, args.n_images)
+    images = query_images(index_dir, args.images, args.n_images, args.dataset)
     proc, url = start_server(index_dir, args.run, args.startup_timeout)
     latencies: List[float] = []
     errors: List[str] = []
