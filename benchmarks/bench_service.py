@@ -8,11 +8,8 @@ has a ``--timeout``.
     python benchmarks/bench_service.py photos.idx                      # 16 clients, 60 s
     python benchmarks/bench_service.py photos.idx --images ~/Photos --duration 10
 
-Query images: ``--images DIR`` (every image file under it); else ``--dataset NAME``: images of that
-registered data set encoded as PNG (for an index of fashion-mnist or cifar10, whose items have no files);
-else the files of the index's own items.
-
-    python benchmarks/bench_service.py fm.idx --dataset fashion-mnist --duration 60
+Query images: ``--images DIR`` (every image file under it), else the index's own items: their files, or
+the thumbnails the index stores for data set images without files (fashion-mnist, cifar10).
 """
 from __future__ import annotations
 
@@ -34,42 +31,33 @@ sys.path.insert(0, str(ROOT / "src"))
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
-def dataset_images(name: str, limit: int) -> List[bytes]:
-    """``limit`` images of a registered data set (seeded draw), encoded as PNG."""
-    import io
-
-    from PIL import Image
-
-    from csdh.data import load_dataset
-
-    pool = load_dataset(name, download=False)[0]
+def query_images(index_dir: Path, images: Optional[str], limit: int) -> List[bytes]:
+    """``limit`` query images (a seeded draw): the files under ``images``, else the index's own items — each
+    item's file, or its stored thumbnail when it has none (data set builds such as fashion-mnist)."""
     rng = np.random.default_rng(0)
-    out = []
-    for i in sorted(rng.choice(len(pool), min(limit, len(pool)), replace=False)):
-        buf = io.BytesIO()
-        Image.fromarray(pool.load(int(i))).save(buf, format="PNG")
-        out.append(buf.getvalue())
-    return out
-
-
-def query_images(index_dir: Path, images: Optional[str], limit: int, dataset: Optional[str] = None) -> List[bytes]:
-    paths: List[Path] = []
-    if dataset and not images:
-        return dataset_images(dataset, limit)
     if images:
         paths = sorted(p for p in Path(images).rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+        if len(paths) > limit:
+            paths = [paths[i] for i in sorted(rng.choice(len(paths), limit, replace=False))]
+        data = [p.read_bytes() for p in paths]
     else:
-        import sqlite3
+        from csdh.index.metadata import METADATA_FILE, MetadataStore
 
-        with sqlite3.connect(f"file:{index_dir / 'meta.sqlite'}?mode=ro", uri=True) as db:
-            rows = db.execute("SELECT path FROM items WHERE path IS NOT NULL ORDER BY id LIMIT ?", (limit * 4,))
-            paths = [Path(r[0]) for r in rows if Path(r[0]).is_file()]
-    rng = np.random.default_rng(0)
-    if len(paths) > limit:
-        paths = [paths[i] for i in sorted(rng.choice(len(paths), limit, replace=False))]
-    if not paths:
-        sys.exit("no query images: pass --images DIR or --dataset NAME (the index's items have no files)")
-    return [p.read_bytes() for p in paths]
+        with MetadataStore(index_dir / METADATA_FILE, readonly=True) as meta:
+            ids = meta.all_ids()
+            if len(ids) > limit:
+                ids = [ids[i] for i in sorted(rng.choice(len(ids), limit, replace=False))]
+            items = meta.get_many(ids)
+            data = []
+            for i in ids:
+                path = items[i].path
+                if path and Path(path).is_file():
+                    data.append(Path(path).read_bytes())
+                elif (thumb := meta.thumbnail(i)) is not None:
+                    data.append(thumb[1])
+    if not data:
+        sys.exit("no query images: pass --images DIR (the index's items have neither files nor thumbnails)")
+    return data
 
 
 def start_server(index_dir: Path, run: Optional[str], startup_timeout: float):
@@ -93,9 +81,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("index_dir", metavar="INDEX_DIR")
     p.add_argument("--run", metavar="RUN_DIR", help="passed to csdh serve --run")
-    p.add_argument("--images", metavar="DIR", help="query images (default: the index's own image files)")
-    p.add_argument("--dataset", metavar="NAME",
-                   help="query images drawn from this registered data set (when the index's items have no files)")
+    p.add_argument("--images", metavar="DIR", help="query images (default: the index's own images)")
     p.add_argument("--n-images", type=int, default=64, help="distinct query images (default 64)")
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60)")
@@ -107,7 +93,7 @@ def main() -> None:
     import httpx
 
     index_dir = Path(args.index_dir)
-    images = query_images(index_dir, args.images, args.n_images, args.dataset)
+    images = query_images(index_dir, args.images, args.n_images)
     proc, url = start_server(index_dir, args.run, args.startup_timeout)
     latencies: List[float] = []
     errors: List[str] = []

@@ -29,4 +29,4 @@ $CSDH encode "$OUT/frozen/runs/csdh-48-r0" --split database --out "$OUT/db48.npz
 $CSDH encode "$OUT/frozen/runs/csdh-48-r0" --split query --out "$OUT/q48.npz" --overwrite
 $PY benchmarks/bench_index.py --codes-db "$OUT/db48.npz" --codes-query "$OUT/q48.npz" | tee "$OUT/index_kinds.md"
 $CSDH index build "$OUT/frozen/runs/csdh-48-r0" --dataset fashion-mnist --out "$OUT/fm.idx" --overwrite
-$PY benchmarks/bench_service.py "$OUT/fm.idx" --dataset fashion-mnist --duration 60 | tee "$OUT/service.md"
+$PY benchmarks/bench_service.py "$OUT/fm.idx" --duration 60 | tee "$OUT/service.md"

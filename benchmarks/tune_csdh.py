@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 from csdh.cli.common import parse_kv
 from csdh.codes import pack
 from csdh.engine.evaluate import load_run_data
@@ -34,26 +33,21 @@ from csdh.engine.run_model import RunModel
 from csdh.metrics import mean_average_precision, precision_at_radius
 
 
-def validation_p_r2(run_dir: Path) -> float:
-    """Precision within Hamming radius 2 of the run's selected model on its validation split."""
+def selected_model_metrics(run_dir: Path, heldout: bool) -> dict:
+    """Metrics of the run's selected model: precision within radius 2 on its validation split and, with
+    ``heldout``, mAP@ALL and precision within radius 2 of the validation queries against the protocol's
+    database minus the validation queries themselves (see the module docstring)."""
     model = RunModel.load(run_dir)
     pool, split = load_run_data(model)
-    q = pack(model.encode_pool(pool, split.val_query))
+    q, ql = pack(model.encode_pool(pool, split.val_query)), pool.labels[split.val_query]
     d = pack(model.encode_pool(pool, split.val_database))
-    return float(precision_at_radius(q, d, pool.labels[split.val_query], pool.labels[split.val_database], 2))
-
-
-def heldout_metrics(run_dir: Path) -> dict:
-    """mAP@ALL and precision within radius 2 of the validation queries against the protocol's database minus
-    the validation queries themselves (see the module docstring)."""
-    model = RunModel.load(run_dir)
-    pool, split = load_run_data(model)
-    db = np.setdiff1d(split.database, split.val_query)
-    q = pack(model.encode_pool(pool, split.val_query))
-    d = pack(model.encode_pool(pool, db))
-    ql, dl = pool.labels[split.val_query], pool.labels[db]
-    return {"heldout_map": float(mean_average_precision(q, d, ql, dl)),
-            "heldout_p_r2": float(precision_at_radius(q, d, ql, dl, 2))}
+    out = {"val_p_r2": float(precision_at_radius(q, d, ql, pool.labels[split.val_database], 2))}
+    if heldout:
+        db = np.setdiff1d(split.database, split.val_query)
+        d, dl = pack(model.encode_pool(pool, db)), pool.labels[db]
+        out.update(heldout_map=float(mean_average_precision(q, d, ql, dl)),
+                   heldout_p_r2=float(precision_at_radius(q, d, ql, dl, 2)))
+    return out
 
 
 def main() -> None:
@@ -91,10 +85,8 @@ def main() -> None:
         t0 = time.perf_counter()
         s = train_run(cfg, out / tag, overwrite=True)
         seconds = time.perf_counter() - t0
-        rows.append({"args": loss_args, "val_map": s["best_val_map"], "val_p_r2": validation_p_r2(out / tag),
-                     "best_epoch": s["best_epoch"], "seconds": seconds})
-        if args.heldout:
-            rows[-1].update(heldout_metrics(out / tag))
+        rows.append({"args": loss_args, "val_map": s["best_val_map"], "best_epoch": s["best_epoch"],
+                     "seconds": seconds, **selected_model_metrics(out / tag, args.heldout)})
         print(json.dumps(rows[-1]), flush=True)
     rows.sort(key=lambda r: -r["val_map"])
     held = ["held-out mAP", "held-out P@r<=2"] if args.heldout else []

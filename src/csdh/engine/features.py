@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from csdh.atomic_io import atomic_output
+from csdh.data.download import cache_dir as data_cache_dir
 from csdh.data.download import cache_root
 from csdh.data.pool import ImagePool
 from csdh.data.pool_dataset import PoolDataset
@@ -73,7 +74,7 @@ class FeatureCache:
     """
 
     def __init__(self, cache_dir: Optional[Path] = None) -> None:
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "features"
+        self.cache_dir = data_cache_dir("features", cache_dir)
 
     def key(self, backbone_name: str, input_size: int, pool: ImagePool) -> str:
         h = hashlib.sha1(f"{backbone_name}|{input_size}|{pool.fingerprint()}|{len(pool)}".encode())
