@@ -70,6 +70,7 @@ def _one_line_error(capsys):
     (["evaluate", "{tmp}", "--topk", "zero"], "--topk"),
     (["train", "--dataset", "fashion-mnist", "--finetune", "--erase-prob", "2", "--out", "{tmp}/r"],
      "erase probability"),
+    (["train", "--dataset", "fashion-mnist", "--ema-decay", "1", "--out", "{tmp}/r"], "EMA decay"),
     (["train", "--dataset", "fashion-mnist", "--backbone", "efficientnet-lite9", "--out", "{tmp}/r"],
      "efficientnet-lite2"),
 ])

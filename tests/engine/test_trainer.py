@@ -111,3 +111,31 @@ def test_finetune_with_head_warmup_trains_head_first_then_end_to_end(fashion_fol
     assert "val_map" not in log[0] and "val_map" in log[2]  # validation only once the backbone trains
     state = torch.load(tmp_path / "ft" / "model.pt", weights_only=True)
     assert state["epoch"] == 3
+
+
+def test_weight_average_is_validated_saved_and_resumed(fashion_folder, tmp_path, monkeypatch):
+    cfg = _config(fashion_folder, epochs=3, eval_every=3, ema_decay=0.9)
+    train_run(cfg, tmp_path / "full")
+    model = torch.load(tmp_path / "full" / "model.pt", weights_only=True)
+    ck = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)
+    for k, v in model["head"].items():  # the saved model is the average, not the last weights
+        assert torch.equal(v, ck["ema"]["weights"]["head." + k]), k
+    assert not torch.equal(model["head"]["hash.weight"], ck["head"]["hash.weight"])
+    assert ck["ema"]["updates"] > 0 and ck["ema"]["updates"] % 3 == 0  # one per step, same steps each epoch
+
+    original = Trainer._train_epoch
+
+    def dies_at_epoch_1(self, epoch):
+        if epoch == 1:
+            raise KeyboardInterrupt
+        return original(self, epoch)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", dies_at_epoch_1)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(cfg, tmp_path / "killed")
+    monkeypatch.setattr(Trainer, "_train_epoch", original)
+    train_run(cfg, tmp_path / "killed", resume=True)
+    resumed = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
+    assert resumed["ema"]["updates"] == ck["ema"]["updates"]
+    for k, v in ck["ema"]["weights"].items():
+        assert torch.allclose(v, resumed["ema"]["weights"][k], atol=1e-6), k

@@ -36,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="random erasing probability per image when fine-tuning (default: the mode's)")
     p.add_argument("--train-bn", action="store_true",
                    help="update the backbone's batch-norm statistics when fine-tuning (default: frozen)")
+    p.add_argument("--ema-decay", type=float,
+                   help="validate and save an exponential moving average of the weights with this decay per "
+                        "step, e.g. 0.998 (default 0: off)")
     p.add_argument("--eval-every", type=int, help="validation mAP every N epochs (0 = never)")
     p.add_argument("--n-val", type=int, help="validation queries (default 500)")
     p.add_argument("--seed", type=int, default=0)
@@ -56,7 +59,8 @@ def config_from_args(args: argparse.Namespace):
         image_root=args.image_root, method=args.method, bits=args.bits, backbone=args.backbone,
         input_size=args.input_size, epochs=args.epochs, warmup_epochs=args.warmup_epochs, batch_size=args.batch_size, lr=args.lr,
         backbone_lr=args.backbone_lr, weight_decay=args.weight_decay, hidden=args.hidden, dropout=args.dropout,
-        augment=False if args.no_augment else None, erase_prob=args.erase_prob, freeze_bn=False if args.train_bn else None, eval_every=args.eval_every, n_val=args.n_val, seed=args.seed,
+        augment=False if args.no_augment else None, erase_prob=args.erase_prob, freeze_bn=False if args.train_bn else None,
+        ema_decay=args.ema_decay, eval_every=args.eval_every, n_val=args.n_val, seed=args.seed,
         loss_args=tuple(parse_kv(args.loss_arg, "--loss-arg").items()) or None)
 
 

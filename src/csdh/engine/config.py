@@ -39,6 +39,9 @@ class TrainConfig:
         erase_prob: with ``augment``, probability of random erasing per image while fine-tuning (0: off).
         freeze_bn: keep the backbone's batch-norm layers in eval mode (pretrained statistics) while
             fine-tuning; small CPU batches give noisy batch statistics.
+        ema_decay: keep an exponential moving average of the weights with this decay per step and
+            validate, keep and save the averaged model (0: off). With ``finetune`` the average restarts
+            when end-to-end training begins, so it averages the fine-tuned weights only.
         eval_every: validation mAP every this many epochs (0: never; then the last epoch is kept).
         n_val: validation queries (never the protocol's queries).
         seed: seeds the split, initialisation, shuffling and augmentation.
@@ -66,6 +69,7 @@ class TrainConfig:
     augment: bool = True
     erase_prob: float = 0.0
     freeze_bn: bool = True
+    ema_decay: float = 0.0
     eval_every: int = 1
     n_val: int = 500
     seed: int = 0
@@ -81,6 +85,8 @@ class TrainConfig:
             raise UserError(f"batch size must be >= 2, got {self.batch_size}")
         if not 0.0 <= self.erase_prob <= 1.0:
             raise UserError(f"erase probability must be in [0, 1], got {self.erase_prob}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise UserError(f"EMA decay must be in [0, 1), got {self.ema_decay}")
         if self.input_size < 32:
             raise UserError(f"input size must be >= 32, got {self.input_size}")
         object.__setattr__(self, "loss_args", tuple(sorted((str(k), v) for k, v in dict(self.loss_args).items())))

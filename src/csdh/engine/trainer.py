@@ -4,10 +4,12 @@ Frozen mode computes pooled backbone features once (cached on disk) and trains o
 fine-tuning trains backbone and head end to end with a lower backbone learning rate. Both modes are
 seeded per epoch (so ``--resume`` continues exactly), save a checkpoint every epoch, measure validation
 mAP every ``eval_every`` epochs on the protocol's validation split (never the queries) and keep the best
-model.
+model. With ``ema_decay`` the model that is validated and kept is an exponential moving average of the
+weights (:class:`csdh.engine.weight_ema.WeightEMA`).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -25,6 +27,7 @@ from csdh.data.transforms import augment_batch, to_float
 from csdh.engine.config import RESUMABLE_CHANGES, TrainConfig
 from csdh.engine.features import FeatureCache, forward_pool, no_progress
 from csdh.engine.run_dir import RunDir, atomic_torch_save, atomic_write_text
+from csdh.engine.weight_ema import WeightEMA
 from csdh.errors import UserError
 from csdh.losses import LOSSES, BaseHashingLoss
 from csdh.metrics import mean_average_precision
@@ -103,6 +106,7 @@ class Trainer:
             self.optimizer = torch.optim.AdamW(groups, weight_decay=c.weight_decay, fused=True)
         except (RuntimeError, TypeError):  # a device or torch version without the fused kernel
             self.optimizer = torch.optim.AdamW(groups, weight_decay=c.weight_decay)
+        self.ema = WeightEMA(self.net, c.ema_decay) if c.ema_decay > 0 else None
         self.start_epoch = 0
         self.best: Dict[str, Any] = {"epoch": -1, "val_map": -1.0}
         self.features: Dict[str, torch.Tensor] = {}
@@ -120,6 +124,14 @@ class Trainer:
             feats = self.cache.get(*args, np.asarray(pos, dtype=np.int64), device=str(self.device))
             self.features[name] = torch.from_numpy(feats).to(self.device)
 
+    @property
+    def eval_net(self) -> HashingNet:
+        """The model that is validated and saved: the weight average when ``ema_decay`` is set."""
+        if self.ema is None:
+            return self.net
+        self.ema.shadow.head.beta = self.net.head.beta
+        return self.ema.shadow
+
     def _state(self, epoch: int) -> Dict[str, Any]:
         return {
             "format": CHECKPOINT_FORMAT,
@@ -130,6 +142,7 @@ class Trainer:
             "backbone": self.net.backbone.state_dict() if self.config.finetune else None,
             "optimizer": self.optimizer.state_dict(),
             "loss": self.loss.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
             "best": dict(self.best),
             "pool": self.pool.fingerprint(),
         }
@@ -140,10 +153,11 @@ class Trainer:
             raise UserError("not a csdh checkpoint of this version", self.run.checkpoint)
         old = ck["config"]
         new = self.config.to_dict()
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
         for key in sorted(set(old) | set(new)):
             if key in RESUMABLE_CHANGES:
                 continue
-            if old.get(key) != new.get(key):
+            if old.get(key, defaults.get(key)) != new.get(key, defaults.get(key)):
                 raise UserError(f"cannot resume: the checkpoint was trained with {key}={old.get(key)!r}, "
                                 f"this run asks for {key}={new.get(key)!r}", self.run.checkpoint)
         if ck.get("pool") != self.pool.fingerprint():
@@ -156,7 +170,9 @@ class Trainer:
                 self.net.backbone.load_state_dict(ck["backbone"])
             self.optimizer.load_state_dict(ck["optimizer"])
             self.loss.load_state_dict(ck["loss"])
-        except (RuntimeError, KeyError, ValueError) as exc:
+            if self.ema is not None:
+                self.ema.load_state_dict(ck["ema"])
+        except (RuntimeError, KeyError, ValueError, TypeError) as exc:
             raise UserError(f"cannot resume: incompatible checkpoint ({exc})", self.run.checkpoint) from None
         self.start_epoch = int(ck["epoch"]) + 1
         self.best = dict(ck["best"])
@@ -204,6 +220,8 @@ class Trainer:
         if scale is not None:
             self.net.head.beta = float(scale)
         end_to_end = self.end_to_end(epoch)
+        if self.ema is not None and c.finetune and epoch == c.head_warmup:
+            self.ema.reset(self.net)  # average the fine-tuned weights only, not the warm-up's
         self.net.train()
         if not end_to_end:
             self.net.backbone.eval()
@@ -221,6 +239,8 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
+            if self.ema is not None:
+                self.ema.update(self.net)
             total += float(loss.detach()) * len(x)
             n_items += len(x)
             for k, v in self.loss.last_terms.items():
@@ -235,13 +255,14 @@ class Trainer:
         return stats
 
     def encode_split(self, name: str) -> np.ndarray:
-        """Continuous codes of a validation split with the current model (eval mode)."""
-        self.net.eval()
+        """Continuous codes of a validation split with the model being validated (eval mode)."""
+        net = self.eval_net
+        net.eval()
         with torch.inference_mode():
             if not self.config.finetune:
-                return self.net.forward_head(self.features[name]).cpu().numpy()
+                return net.forward_head(self.features[name]).cpu().numpy()
             positions = getattr(self.split, name)
-            return forward_pool(self.net, self.pool, positions, self.config.input_size, batch_size=32,
+            return forward_pool(net, self.pool, positions, self.config.input_size, batch_size=32,
                                 device=str(self.device), progress=self.progress, desc=f"encode {name}")
 
     def validate(self) -> float:
@@ -253,14 +274,15 @@ class Trainer:
         return float(mean_average_precision(q, d, ql, dl))
 
     def _save_model(self, epoch: int, val_map: Optional[float]) -> None:
+        net = self.eval_net
         atomic_torch_save({
             "format": CHECKPOINT_FORMAT,
             "config": self.config.to_dict(),
             "epoch": epoch,
             "val_map": val_map,
-            "head": self.net.head.state_dict(),
-            "head_beta": self.net.head.beta,
-            "backbone": self.net.backbone.state_dict() if self.config.finetune else None,
+            "head": net.head.state_dict(),
+            "head_beta": net.head.beta,
+            "backbone": net.backbone.state_dict() if self.config.finetune else None,
             "n_classes": self.pool.n_classes,
             "class_names": list(self.pool.class_names),
         }, self.run.model)
