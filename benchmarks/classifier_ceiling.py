@@ -31,24 +31,15 @@ from csdh.data.pool_dataset import PoolDataset
 from csdh.data.transforms import augment_batch, to_float
 from csdh.engine.features import FeatureCache, forward_pool
 from csdh.engine.pipeline import make_config, prepare_data
-from csdh.engine.trainer import cosine_lr
+from csdh.engine.trainer import cosine_lr, freeze_batch_norm
+from csdh.metrics import average_precisions_from_distances
 from csdh.models import BACKBONES
-
-
-def average_precision_by_score(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
-    """AP per row of ``scores`` (higher first, ties by column position); a row with no relevant item is 0."""
-    order = np.argsort(-scores, axis=1, kind="stable")
-    ranked = np.take_along_axis(relevant, order, axis=1).astype(np.float64)
-    hits = np.cumsum(ranked, axis=1)
-    precision = hits / np.arange(1, ranked.shape[1] + 1)
-    n_rel = ranked.sum(1)
-    return np.where(n_rel > 0, (precision * ranked).sum(1) / np.maximum(n_rel, 1), 0.0)
 
 
 def mean_ap_by_score(q: np.ndarray, d: np.ndarray, q_labels: np.ndarray, d_labels: np.ndarray,
                      chunk: int = 50) -> float:
     """mAP@ALL of queries ranked by ``q @ d.T`` (single-label integer labels)."""
-    aps = [average_precision_by_score(q[i:i + chunk] @ d.T, q_labels[i:i + chunk, None] == d_labels[None, :])
+    aps = [average_precisions_from_distances(-(q[i:i + chunk] @ d.T), q_labels[i:i + chunk, None] == d_labels[None, :])
            for i in range(0, len(q), chunk)]
     return float(np.concatenate(aps).mean())
 
@@ -99,10 +90,7 @@ def main() -> None:
         g = torch.Generator().manual_seed(c.seed * 100_003 + e)
         perm = torch.randperm(len(train), generator=g)
         head.train()
-        backbone.train()
-        for m in backbone.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                m.eval()
+        freeze_batch_norm(backbone.train())
         loader = DataLoader(PoolDataset(pool, train[perm.numpy()], c.input_size), batch_size=c.batch_size)
         total, n = 0.0, 0
         for images, _, pos in loader:

@@ -50,9 +50,9 @@ def main() -> None:
     labels = pool.labels.argmax(1)
     q_pos, d_pos, t_pos = (np.asarray(p, dtype=np.int64) for p in (split.query, split.database, split.train))
     q, d = model.encode_pool(pool, q_pos), model.encode_pool(pool, d_pos)  # continuous codes
-    where = {int(pos): i for i, pos in enumerate(d_pos)}
-    in_db = np.array([int(pos) in where for pos in t_pos], dtype=bool)
-    train = model.encode_pool(pool, t_pos) if not in_db.all() else d[[where[int(pos)] for pos in t_pos]]
+    row = np.full(len(pool), -1, dtype=np.int64)
+    row[d_pos] = np.arange(len(d_pos))
+    train = d[row[t_pos]] if (row[t_pos] >= 0).all() else model.encode_pool(pool, t_pos)  # no second pass
     unseen = ~np.isin(d_pos, t_pos)
     train_codes = sign(train).astype(np.float32)
     result = {"run": args.run_dir, "n_train": len(t_pos)}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from classifier_ceiling import average_precision_by_score, mean_ap_by_score  # noqa: E402
+from classifier_ceiling import mean_ap_by_score  # noqa: E402
 from code_accuracy import centre_accuracy  # noqa: E402
 
 from csdh.codes import pack  # noqa: E402
@@ -24,13 +24,6 @@ def test_score_ranking_of_sign_codes_equals_hamming_map():
     # the inner product is K - 2 * Hamming, so both rank alike, ties by database position
     expected = mean_average_precision(pack(q), pack(d), eye[ql], eye[dl])
     assert mean_ap_by_score(q, d, ql, dl, chunk=7) == pytest.approx(expected, abs=1e-12)
-
-
-def test_average_precision_by_score_hand_case():
-    scores = np.array([[0.9, 0.5, 0.5, 0.1], [1.0, 1.0, 1.0, 1.0]])
-    relevant = np.array([[False, True, True, False], [False, False, False, False]])
-    # ranks 2 and 3 are relevant: (1/2 + 2/3) / 2; a query with nothing relevant counts 0
-    assert average_precision_by_score(scores, relevant) == pytest.approx([(0.5 + 2 / 3) / 2, 0.0])
 
 
 def test_centre_accuracy():

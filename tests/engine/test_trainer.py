@@ -20,6 +20,23 @@ def _config(folder, **kw):
     return make_config(**base)
 
 
+def _kill_at_epoch_then_resume(cfg, run, epoch, monkeypatch):
+    """Train ``cfg`` into ``run``, interrupted as epoch ``epoch`` (0-based) starts, then ``--resume`` it."""
+    original = Trainer._train_epoch
+
+    def dies(self, e):
+        if e == epoch:
+            raise KeyboardInterrupt
+        return original(self, e)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", dies)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(cfg, run)
+    monkeypatch.setattr(Trainer, "_train_epoch", original)
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["epoch"] == epoch - 1
+    train_run(cfg, run, resume=True)
+
+
 def test_frozen_run_writes_every_file(fashion_folder, tmp_path):
     summary = train_run(_config(fashion_folder), tmp_path / "run")
     run = RunDir(tmp_path / "run")
@@ -44,20 +61,7 @@ def test_same_seed_same_model(fashion_folder, tmp_path):
 def test_resume_after_kill_matches_uninterrupted_run(fashion_folder, tmp_path, monkeypatch):
     cfg = _config(fashion_folder, epochs=4)
     train_run(cfg, tmp_path / "full")
-
-    original = Trainer._train_epoch
-
-    def dies_at_epoch_2(self, epoch):
-        if epoch == 2:
-            raise KeyboardInterrupt
-        return original(self, epoch)
-
-    monkeypatch.setattr(Trainer, "_train_epoch", dies_at_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
-        train_run(cfg, tmp_path / "killed")
-    monkeypatch.setattr(Trainer, "_train_epoch", original)
-    assert torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)["epoch"] == 1
-    train_run(cfg, tmp_path / "killed", resume=True)
+    _kill_at_epoch_then_resume(cfg, tmp_path / "killed", 2, monkeypatch)
 
     full = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)
     resumed = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
@@ -122,19 +126,7 @@ def test_weight_average_is_validated_saved_and_resumed(fashion_folder, tmp_path,
         assert torch.equal(v, ck["ema"]["weights"]["head." + k]), k
     assert not torch.equal(model["head"]["hash.weight"], ck["head"]["hash.weight"])
     assert ck["ema"]["updates"] > 0 and ck["ema"]["updates"] % 3 == 0  # one per step, same steps each epoch
-
-    original = Trainer._train_epoch
-
-    def dies_at_epoch_1(self, epoch):
-        if epoch == 1:
-            raise KeyboardInterrupt
-        return original(self, epoch)
-
-    monkeypatch.setattr(Trainer, "_train_epoch", dies_at_epoch_1)
-    with pytest.raises(KeyboardInterrupt):
-        train_run(cfg, tmp_path / "killed")
-    monkeypatch.setattr(Trainer, "_train_epoch", original)
-    train_run(cfg, tmp_path / "killed", resume=True)
+    _kill_at_epoch_then_resume(cfg, tmp_path / "killed", 1, monkeypatch)
     resumed = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
     assert resumed["ema"]["updates"] == ck["ema"]["updates"]
     for k, v in ck["ema"]["weights"].items():

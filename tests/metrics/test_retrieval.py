@@ -12,6 +12,7 @@ import pytest
 from csdh.codes import pack
 from csdh.metrics import (
     average_precisions,
+    average_precisions_from_distances,
     default_ns,
     evaluate_all,
     mean_average_precision,
@@ -343,3 +344,10 @@ def test_rejects_bad_arguments() -> None:
         mean_average_precision(zero_query(), dB, np.array([[1, 0, 0]]), dL)
     with pytest.raises(ValueError, match="2-D"):
         mean_average_precision(zero_query(), dB, Q_LABEL, np.array([0, 1, 0]))
+
+
+def test_average_precisions_from_real_valued_distances_hand_case():
+    scores = np.array([[0.9, 0.5, 0.5, 0.1], [1.0, 1.0, 1.0, 1.0]])
+    relevant = np.array([[False, True, True, False], [False, False, False, False]])
+    # ranks 2 and 3 are relevant: (1/2 + 2/3) / 2; a query with nothing relevant counts 0
+    assert average_precisions_from_distances(-scores, relevant) == pytest.approx([(0.5 + 2 / 3) / 2, 0.0])

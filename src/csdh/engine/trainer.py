@@ -54,6 +54,14 @@ def build_loss(config: TrainConfig, n_classes: int, n_train: int) -> BaseHashing
         raise UserError(f"bad argument for method {config.method!r}: {exc}") from None
 
 
+def freeze_batch_norm(module: torch.nn.Module) -> torch.nn.Module:
+    """Put every batch-norm layer of ``module`` in eval mode (its running statistics stay as they are)."""
+    for m in module.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.eval()
+    return module
+
+
 def cosine_lr(base: float, epoch: int, epochs: int) -> float:
     """Cosine decay from ``base`` at epoch 0 towards 0 at ``epochs`` (stateless, so resumable)."""
     return base * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
@@ -226,9 +234,7 @@ class Trainer:
         if not end_to_end:
             self.net.backbone.eval()
         elif c.freeze_bn:
-            for m in self.net.backbone.modules():
-                if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                    m.eval()
+            freeze_batch_norm(self.net.backbone)
         n_batches = math.ceil(len(self.train_pos) / c.batch_size)
         bar = self.progress(self._batches(epoch), desc=f"epoch {epoch + 1}/{c.total_epochs}", total=n_batches, unit="batch")
         total, n_items, t0 = 0.0, 0, time.perf_counter()

@@ -28,6 +28,11 @@ class WeightEMA:
         for p in self.shadow.parameters():
             p.requires_grad_(False)
         self.updates = 0
+        # the shadow's tensors, split once: load_state_dict and the lerp below write into them in place
+        state = self.shadow.state_dict()
+        self._float_names = [k for k, v in state.items() if v.is_floating_point()]
+        self._floats = [state[k] for k in self._float_names]
+        self._others = [(k, v) for k, v in state.items() if not v.is_floating_point()]
 
     def reset(self, model: nn.Module) -> None:
         """Restart the average from ``model``'s current weights."""
@@ -40,15 +45,10 @@ class WeightEMA:
         self.updates += 1
         d = min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
         live = model.state_dict()
-        floats, targets = [], []
-        for name, value in self.shadow.state_dict().items():
-            if value.is_floating_point():
-                floats.append(value)
-                targets.append(live[name].detach())
-            else:
-                value.copy_(live[name])
-        if floats:
-            torch._foreach_lerp_(floats, targets, 1.0 - d)
+        for name, value in self._others:
+            value.copy_(live[name])
+        if self._floats:
+            torch._foreach_lerp_(self._floats, [live[k] for k in self._float_names], 1.0 - d)
 
     def state_dict(self) -> Dict[str, Any]:
         return {"decay": self.decay, "updates": self.updates, "weights": self.shadow.state_dict()}

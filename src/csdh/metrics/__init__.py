@@ -8,6 +8,7 @@ from csdh.metrics.distances import default_chunk_size, hamming_distances, iter_h
 from csdh.metrics.plots import plot_pr_curves, plot_precision_at_n, write_metrics_files
 from csdh.metrics.retrieval import (
     average_precisions,
+    average_precisions_from_distances,
     default_ns,
     evaluate_all,
     mean_average_precision,
@@ -20,6 +21,7 @@ from csdh.metrics.retrieval import (
 
 __all__ = [
     "average_precisions",
+    "average_precisions_from_distances",
     "default_chunk_size",
     "default_ns",
     "evaluate_all",

@@ -197,6 +197,16 @@ def _pr_at_n(ranked: np.ndarray, total: np.ndarray, ns: np.ndarray) -> Tuple[np.
 
 
 # ---------------------------------------------------------------------------------------- public
+def average_precisions_from_distances(dist: np.ndarray, relevant: np.ndarray, topk: Optional[int] = None) -> np.ndarray:
+    """AP@k of each row of any distance matrix ``(nq, nd)`` (smaller first, ties by column position).
+
+    The kernel of :func:`average_precisions`, for real-valued rankings too (pass ``-scores`` to rank by a
+    similarity). ``relevant`` is a boolean ``(nq, nd)``; a row with no relevant item in the top ``k`` gets 0.
+    """
+    k = _check_topk(topk, dist.shape[1])
+    return _ap_from_ranked(_ranked_relevance(dist, relevant, k))
+
+
 def average_precisions(
     query_codes: np.ndarray,
     db_codes: np.ndarray,
@@ -226,7 +236,7 @@ def average_precisions(
     k = _check_topk(topk, _sizes(query_codes, db_codes)[1])
     (aps,) = _per_query(
         query_codes, db_codes, query_labels, db_labels, chunk_size,
-        lambda dist, rel: (_ap_from_ranked(_ranked_relevance(dist, rel, k)),),
+        lambda dist, rel: (average_precisions_from_distances(dist, rel, k),),
     )
     return aps
 
