@@ -1,6 +1,6 @@
 """Encoding and fine-tuning throughput against the bare backbone (issue 2 targets).
 
-    python benchmarks/bench_throughput.py [--input-size 64] [--batch-size 32] [--n 2048]
+    python benchmarks/bench_throughput.py [--input-size 64] [--batch-size 32] [--n 2048] [--no-malloc-tuning]
 
 Measures, at the same batch size and input size, on real Fashion-MNIST images:
   * bare forward: the backbone alone on a pre-made tensor batch (no data loading), images/s;
@@ -9,7 +9,9 @@ Measures, at the same batch size and input size, on real Fashion-MNIST images:
   * bare forward+backward: backbone forward and backward of a mean of its features on a pre-made batch
     (no optimiser step, batch norm in the trainer's mode), images/s;
   * csdh fine-tuning: one epoch of ``Trainer`` (data loading, augmentation, loss, AdamW), images/s.
-Prints a markdown table with the ratios.
+Prints a markdown table with the ratios. Like the ``csdh`` command, it first applies
+:func:`csdh.malloc_tuning.tune_malloc` (to bare and csdh measurements alike); ``--no-malloc-tuning``
+measures with glibc's default allocator settings.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from csdh.data.protocols import make_split
 from csdh.engine.pipeline import make_config
 from csdh.engine.run_dir import RunDir
 from csdh.engine.trainer import Trainer, build_net
+from csdh.malloc_tuning import tune_malloc
 
 
 def rate(fn, n_items: int, min_seconds: float = 5.0) -> float:
@@ -43,7 +46,9 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--n", type=int, default=2048, help="images encoded / trained on")
     p.add_argument("--threads", type=int, default=2, help="torch threads (1 on a machine busy with other jobs)")
+    p.add_argument("--no-malloc-tuning", action="store_true", help="keep glibc's default allocator settings")
     args = p.parse_args()
+    tuned = False if args.no_malloc_tuning else tune_malloc()
     torch.set_num_threads(args.threads)
     s, b = args.input_size, args.batch_size
     cfg = make_config(finetune=True, dataset="fashion-mnist", input_size=s, batch_size=b, epochs=1, eval_every=0,
@@ -87,7 +92,7 @@ def main() -> None:
         train_rate = stats["items_per_s"]
 
     print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-          f"torch {torch.__version__}; input {s} px, batch {b}")
+          f"torch {torch.__version__}; input {s} px, batch {b}; malloc tuning {'on' if tuned else 'off'}")
     print("| measure | images/s | ratio |")
     print("|---|---|---|")
     print(f"| bare backbone forward | {bare_fwd:.0f} | |")

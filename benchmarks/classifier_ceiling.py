@@ -32,6 +32,7 @@ from csdh.data.transforms import augment_batch, to_float
 from csdh.engine.features import FeatureCache, forward_pool
 from csdh.engine.pipeline import make_config, prepare_data
 from csdh.engine.trainer import cosine_lr, freeze_batch_norm
+from csdh.malloc_tuning import tune_malloc
 from csdh.metrics import average_precisions_from_distances
 from csdh.models import BACKBONES
 
@@ -53,6 +54,7 @@ def main() -> None:
     p.add_argument("--warmup-epochs", type=int, help="head-only epochs first (default: csdh's)")
     p.add_argument("--out", help="also write the result here (JSON)")
     args = p.parse_args()
+    tune_malloc()  # as the csdh command does
     c = make_config(finetune=True, dataset=args.dataset, input_size=args.input_size, seed=args.seed,
                     epochs=args.epochs, warmup_epochs=args.warmup_epochs)
     pool, split = prepare_data(c)

@@ -24,6 +24,7 @@ from classifier_ceiling import mean_ap_by_score
 from csdh.codes import pack, sign
 from csdh.engine.evaluate import load_run_data
 from csdh.engine.run_model import RunModel
+from csdh.malloc_tuning import tune_malloc
 from csdh.metrics import mean_average_precision
 
 
@@ -43,6 +44,7 @@ def main() -> None:
     p.add_argument("--continuous", action="store_true",
                    help="also compare mAP@ALL of continuous and binary codes over the whole database")
     args = p.parse_args()
+    tune_malloc()  # as the csdh command does
     model = RunModel.load(args.run_dir, device=args.device)
     pool, split = load_run_data(model)
     if pool.multi_label:

@@ -19,6 +19,7 @@ from csdh.codes import pack
 from csdh.engine.evaluate import load_run_data
 from csdh.engine.features import forward_pool
 from csdh.engine.run_model import RunModel
+from csdh.malloc_tuning import tune_malloc
 from csdh.metrics import evaluate_all
 
 
@@ -27,6 +28,7 @@ def main() -> None:
     p.add_argument("run_dir")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
+    tune_malloc()  # as the csdh command does
     torch.set_num_threads(args.threads)
     model = RunModel.load(args.run_dir)
     if not model.config.finetune:

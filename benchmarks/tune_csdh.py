@@ -30,6 +30,7 @@ from csdh.codes import pack
 from csdh.engine.evaluate import load_run_data
 from csdh.engine.pipeline import make_config, train_run
 from csdh.engine.run_model import RunModel
+from csdh.malloc_tuning import tune_malloc
 from csdh.metrics import mean_average_precision, precision_at_radius
 
 
@@ -66,6 +67,7 @@ def main() -> None:
     p.add_argument("--heldout", action="store_true",
                    help="also measure validation queries against the database minus themselves")
     args = p.parse_args()
+    tune_malloc()  # as the csdh command does
     logging.basicConfig(level=logging.WARNING)
     names, values = [], []
     for g in args.grid:

@@ -12,6 +12,7 @@ import sys
 from typing import List, Optional
 
 from csdh.errors import UserError
+from csdh.malloc_tuning import tune_malloc
 
 COMMANDS = ["train", "evaluate", "encode", "demo", "index", "search", "serve", "benchmark"]
 
@@ -41,6 +42,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    tune_malloc()  # up to 3x faster forward/backward passes on CPU; see csdh.malloc_tuning
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
