@@ -4,8 +4,8 @@ glibc's ``malloc`` serves every allocation above its mmap threshold (at most 32 
 fresh ``mmap`` and returns it with ``munmap`` when freed. A CNN's activations on a batch of images are
 exactly such blocks (EfficientNet-Lite0 at 224 px, batch 32: up to 150 MB each), so every forward and
 backward pass maps them anew, and the kernel zero-fills every page on first touch. On the two-core
-development machine this page-fault churn took more CPU time than the convolutions themselves (a bare
-224-px forward spent 17 s in the kernel for 13 s of arithmetic) — see BENCHMARKS.md.
+development machine this page-fault churn took more CPU time than the convolutions themselves (a 224-px
+``csdh evaluate`` spent 27 minutes in the kernel against 20 in user space) — see BENCHMARKS.md, "Speed".
 
 :func:`tune_malloc` raises the mmap and trim thresholds so that those blocks come from the heap and are
 reused. It changes process-wide allocator settings, so the library never calls it on import; the

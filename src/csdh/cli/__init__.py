@@ -42,7 +42,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    tune_malloc()  # up to 3x faster forward/backward passes on CPU; see csdh.malloc_tuning
+    tune_malloc()  # encoding up to 3x faster on CPU; see csdh.malloc_tuning
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
