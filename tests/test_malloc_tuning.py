@@ -29,6 +29,13 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
+BLOCK, TIMES = 64 << 20, 20  # as in CHURN
+
+
+def pages_touched() -> int:
+    return TIMES * BLOCK // os.sysconf("SC_PAGE_SIZE")  # os.sysconf exists on POSIX only
+
+
 def churn(mode: str, env_switch: str = "1") -> tuple:
     env = dict(os.environ, CSDH_MALLOC_TUNING=env_switch)
     out = subprocess.run([sys.executable, "-c", CHURN, mode], capture_output=True, text=True, env=env, check=True)
@@ -45,7 +52,7 @@ def test_tuned_allocator_reuses_large_blocks_instead_of_faulting_them_in_again()
     applied_default, faults_default = churn("default")
     applied, faults_tuned = churn("tune")
     assert not applied_default and applied
-    pages = 20 * (64 << 20) // os.sysconf("SC_PAGE_SIZE")
+    pages = pages_touched()
     assert faults_default > pages // 2  # glibc maps each 64 MiB block afresh: one fault per touched page
     assert faults_tuned < pages // 20  # tuned: the heap block is reused, nearly no new faults
 
@@ -54,7 +61,7 @@ def test_tuned_allocator_reuses_large_blocks_instead_of_faulting_them_in_again()
 def test_environment_switch_turns_tuning_off():
     applied, faults = churn("tune", env_switch="0")
     assert not applied
-    assert faults > 20 * (64 << 20) // os.sysconf("SC_PAGE_SIZE") // 2
+    assert faults > pages_touched() // 2
 
 
 def test_threshold_must_be_positive():
