@@ -3,6 +3,9 @@
 Usage: python benchmarks/tune_csdh.py --out benchmarks/out/tune [--finetune] [--bits 48] \
           --grid alpha=0.1,0.25,0.5 --grid lambda_ham=0,1 [--epochs N] [--input-size S]
 
+A ``--grid`` (or ``--set``) name that is a field of :class:`csdh.engine.config.TrainConfig` (``mixup``,
+``dropout``, ``ema_decay``, ...) sets that training option; any other name is a loss argument.
+
 For every combination a frozen (or fine-tuned) run is trained on the fashion-mnist protocol; the table
 printed (and written to OUT/tuning.md) ranks the combinations by best validation mAP and also gives the
 selected model's validation precision within Hamming radius 2. Nothing is computed on the protocol's
@@ -17,6 +20,7 @@ codes of unseen images fall. The protocol's 1,000 queries are still never used.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import logging
@@ -27,11 +31,16 @@ import numpy as np
 
 from csdh.cli.common import parse_kv
 from csdh.codes import pack
+from csdh.engine.config import TrainConfig
 from csdh.engine.evaluate import load_run_data
 from csdh.engine.pipeline import make_config, train_run
 from csdh.engine.run_model import RunModel
 from csdh.malloc_tuning import tune_malloc
 from csdh.metrics import mean_average_precision, precision_at_radius
+
+
+#: --grid / --set names that are training options rather than loss arguments
+TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)} - {"loss_args", "finetune", "dataset", "seed"}
 
 
 def selected_model_metrics(run_dir: Path, heldout: bool) -> dict:
@@ -78,21 +87,24 @@ def main() -> None:
     out = Path(args.out)
     rows = []
     for combo in itertools.product(*values) if values else [()]:
-        loss_args = dict(fixed)
-        loss_args.update(dict(zip(names, combo)))
-        tag = "-".join(f"{k}{v}" for k, v in loss_args.items()) or "default"
-        cfg = make_config(finetune=args.finetune, dataset="fashion-mnist", method=args.method, bits=args.bits,
-                          epochs=args.epochs, input_size=args.input_size, batch_size=args.batch_size, lr=args.lr,
-                          loss_args=tuple(loss_args.items()), seed=args.seed)
+        chosen = dict(fixed)
+        chosen.update(dict(zip(names, combo)))
+        tag = "-".join(f"{k}{v}" for k, v in chosen.items()) or "default"
+        options = {k: v for k, v in chosen.items() if k in TRAIN_FIELDS}
+        loss_args = {k: v for k, v in chosen.items() if k not in TRAIN_FIELDS}
+        settings = dict(dataset="fashion-mnist", method=args.method, bits=args.bits, epochs=args.epochs,
+                        input_size=args.input_size, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+        settings.update(options)
+        cfg = make_config(finetune=args.finetune, loss_args=tuple(loss_args.items()), **settings)
         t0 = time.perf_counter()
         s = train_run(cfg, out / tag, overwrite=True)
         seconds = time.perf_counter() - t0
-        rows.append({"args": loss_args, "val_map": s["best_val_map"], "best_epoch": s["best_epoch"],
+        rows.append({"args": chosen, "val_map": s["best_val_map"], "best_epoch": s["best_epoch"],
                      "seconds": seconds, **selected_model_metrics(out / tag, args.heldout)})
         print(json.dumps(rows[-1]), flush=True)
     rows.sort(key=lambda r: -r["val_map"])
     held = ["held-out mAP", "held-out P@r<=2"] if args.heldout else []
-    head = ["loss arguments", "best validation mAP", "its validation P@r<=2", *held, "best epoch", "seconds"]
+    head = ["arguments", "best validation mAP", "its validation P@r<=2", *held, "best epoch", "seconds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [str(r["args"]), f"{r['val_map']:.4f}", f"{r['val_p_r2']:.4f}"]

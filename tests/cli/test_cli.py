@@ -71,6 +71,7 @@ def _one_line_error(capsys):
     (["train", "--dataset", "fashion-mnist", "--finetune", "--erase-prob", "2", "--out", "{tmp}/r"],
      "erase probability"),
     (["train", "--dataset", "fashion-mnist", "--ema-decay", "1", "--out", "{tmp}/r"], "EMA decay"),
+    (["train", "--dataset", "fashion-mnist", "--mixup", "-0.4", "--out", "{tmp}/r"], "mixup must be >= 0"),
     (["train", "--dataset", "fashion-mnist", "--backbone", "efficientnet-lite9", "--out", "{tmp}/r"],
      "efficientnet-lite2"),
 ])

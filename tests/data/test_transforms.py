@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from csdh.data.transforms import augment_batch, random_erase, resize_square, to_float
+from csdh.data.transforms import augment_batch, mixup, random_erase, resize_square, to_float
 
 
 def test_resize_square_keeps_the_centre_of_a_wide_image():
@@ -59,3 +59,41 @@ def test_random_erase_probability():
     some = random_erase(x, prob=0.3, generator=torch.Generator().manual_seed(0))
     frac = float((some != 2.0).flatten(1).any(1).float().mean())
     assert frac == pytest.approx(0.3, abs=0.07)
+
+
+def test_mixup_mixes_each_item_with_one_partner_and_its_label_alike():
+    x = torch.rand(8, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    y = torch.nn.functional.one_hot(torch.arange(8) % 3, 3).float()
+    mx, my = mixup(x, y, 0.4, np.random.default_rng(7))
+    assert mx.shape == x.shape and my.shape == y.shape
+    assert mx.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(my.sum(1), torch.ones(8))  # a mixed one-hot label is a class distribution
+    n_mixed = 0
+    for i in range(8):  # x_i' = lam x_i + (1 - lam) x_p for some partner p, lam >= 1/2, label alike
+        if torch.allclose(mx[i], x[i], atol=1e-5):  # lam ~ 1, or paired with itself
+            assert torch.allclose(my[i], y[i], atol=1e-4)
+            continue
+        fits = []
+        for p in range(8):
+            diff = x[i] - x[p]
+            if p == i or diff.abs().max() < 1e-6:
+                continue
+            lam = float(((mx[i] - x[p]) * diff).sum() / (diff * diff).sum())
+            if torch.allclose(mx[i], lam * x[i] + (1 - lam) * x[p], atol=1e-5):
+                fits.append((p, lam))
+        (p, lam), = fits
+        assert 0.5 <= lam <= 1.0
+        assert torch.allclose(my[i], lam * y[i] + (1 - lam) * y[p], atol=1e-5)
+        n_mixed += 1
+    assert n_mixed >= 4
+
+
+def test_mixup_is_reproducible_and_mixes_feature_vectors():
+    x = torch.rand(16, 5, generator=torch.Generator().manual_seed(1))
+    y = torch.nn.functional.one_hot(torch.arange(16) % 4, 4).float()
+    a = mixup(x, y, 0.4, np.random.default_rng(3))
+    b = mixup(x, y, 0.4, np.random.default_rng(3))
+    c = mixup(x, y, 0.4, np.random.default_rng(4))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and not torch.equal(a[0], c[0])
+    own = (a[1] * y).sum(1)  # the weight of each item's own class
+    assert (own >= 0.5 - 1e-6).all() and (own < 1).any()

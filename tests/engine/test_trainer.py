@@ -131,3 +131,35 @@ def test_weight_average_is_validated_saved_and_resumed(fashion_folder, tmp_path,
     assert resumed["ema"]["updates"] == ck["ema"]["updates"]
     for k, v in ck["ema"]["weights"].items():
         assert torch.allclose(v, resumed["ema"]["weights"][k], atol=1e-6), k
+
+
+def test_mixup_trains_reproducibly_and_resumes(fashion_folder, tmp_path, monkeypatch):
+    cfg = _config(fashion_folder, epochs=3, mixup=0.4)
+    train_run(cfg, tmp_path / "a")
+    train_run(_config(fashion_folder, epochs=3), tmp_path / "plain")
+    a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)
+    plain = torch.load(tmp_path / "plain" / "checkpoint.pt", weights_only=True)
+    assert not torch.equal(a["head"]["hash.weight"], plain["head"]["hash.weight"])
+    bank = a["loss"]["bank_labels"]  # the memory bank holds the mixed labels, each mostly its own class
+    assert ((bank > 0) & (bank < 1)).any() and (bank.max(1).values >= 0.5).all()
+    _kill_at_epoch_then_resume(cfg, tmp_path / "killed", 2, monkeypatch)
+    resumed = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
+    for k in a["head"]:
+        assert torch.allclose(a["head"][k], resumed["head"][k], atol=1e-6), k
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["mixup"] == 0.4
+
+
+def test_mixup_refuses_multi_label_data_before_writing(tmp_path):
+    from tests.data.writers import write_list, write_png
+
+    rows = []
+    for i in range(12):
+        write_png(tmp_path / "d" / f"{i}.png", np.full((8, 8, 3), 20 * i, np.uint8))
+        rows.append(f"{i}.png {i % 2} 1 {i % 3 == 0:d}")
+    for name in ("train.txt", "test.txt", "database.txt"):
+        write_list(tmp_path / "d" / name, rows)
+    cfg = make_config(dataset="image-list", data_dir=str(tmp_path / "d"), bits=16, epochs=1, input_size=32,
+                      n_val=4, mixup=0.4)
+    with pytest.raises(UserError, match="--mixup needs single-label data"):
+        train_run(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

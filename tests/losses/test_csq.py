@@ -132,3 +132,17 @@ def test_gradients_flow_and_codes_at_centres_score_lower(naive):
     assert torch.isfinite(codes.grad).all() and codes.grad.abs().sum() > 0
     good = 0.9 * loss.label_centers(labels.float())
     assert float(loss(good, labels.float())) < float(loss(codes.detach(), labels.float()))
+
+
+def test_mixed_labels_target_the_same_mixture_of_centres():
+    """Mixup of single-label items: the per-bit target is the label mixture of the classes' (centre + 1) / 2."""
+    loss = CSQLoss(16, 4).double()
+    mixed = torch.tensor([[0.7, 0.3, 0.0, 0.0], [0.0, 0.0, 0.55, 0.45]], dtype=torch.float64)
+    got = loss.target_probabilities(mixed)
+    c = (loss.centers.double() + 1) / 2
+    for i, (a, b) in enumerate([(0, 1), (2, 3)]):
+        for k in range(16):
+            want = float(mixed[i, a]) * float(c[a, k]) + float(mixed[i, b]) * float(c[b, k])
+            assert math.isclose(float(got[i, k]), want, rel_tol=1e-12)
+    pure = torch.eye(4, dtype=torch.float64)
+    assert torch.equal(loss.target_probabilities(pure), c)  # one-hot labels keep the binary centres

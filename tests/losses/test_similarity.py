@@ -44,3 +44,20 @@ def test_integer_labels_give_float32_and_symmetry():
 def test_single_label_hard_equals_soft():
     y = torch.nn.functional.one_hot(torch.tensor([0, 2, 2, 1]), 3).float()
     assert torch.equal(label_similarity(y, y), label_similarity(y, y, soft=True))
+
+
+@pytest.mark.parametrize("soft", [False, True])
+def test_class_distributions_give_the_probability_of_one_class(soft):
+    """Mixed single-label items: s_ij = P(class_i == class_j), by enumerating the class pairs."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(5, 4, generator=g) ** 3
+    a = a / a.sum(1, keepdim=True)
+    b = torch.nn.functional.one_hot(torch.tensor([0, 3, 1]), 4).float()  # pure items (e.g. a memory bank)
+    expected = torch.zeros(5, 3)
+    for i in range(5):
+        for j in range(3):
+            expected[i, j] = sum(float(a[i, k]) * float(b[j, m]) for k in range(4) for m in range(4) if k == m)
+    assert torch.allclose(label_similarity(a, b, soft=soft), expected, atol=1e-6)
+    assert torch.allclose(label_similarity(b, a, soft=soft), expected.T, atol=1e-6)
+    pure = label_similarity(b, b, soft=soft)
+    assert torch.equal(pure, torch.eye(3))  # one-hot labels keep the field's rule

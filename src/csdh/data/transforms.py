@@ -2,8 +2,9 @@
 
 Per item (in the data set): ``resize_square`` turns any RGB uint8 image into ``(S, S, 3)`` uint8 by
 resizing the shorter side to S and centre-cropping. Per batch (in the trainer): ``augment_batch``
-(random flip, random translation by padding and cropping, optional random erasing) and ``to_float``
-(scale to [0, 1]).
+(random flip, random translation by padding and cropping, optional random erasing), ``to_float``
+(scale to [0, 1]) and ``mixup`` (convex combinations of items and of their labels; also used on pooled
+features).
 The backbone normalises with its own mean and std.
 """
 from __future__ import annotations
@@ -94,3 +95,34 @@ def random_erase(batch: torch.Tensor, prob: float, area: Tuple[float, float] = (
     inside = ((rows >= top.view(b, 1, 1)) & (rows < (top + eh).view(b, 1, 1))
               & (cols >= left.view(b, 1, 1)) & (cols < (left + ew).view(b, 1, 1)) & chosen.view(b, 1, 1))
     return torch.where(inside.unsqueeze(1).to(batch.device), noise.to(batch.device), batch)
+
+
+def mixup(batch: torch.Tensor, labels: torch.Tensor, alpha: float,
+          rng: np.random.Generator) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Mix each item with a random partner of the same batch (Zhang et al., ICLR 2018).
+
+    Item i becomes ``lam_i * x_i + (1 - lam_i) * x_p(i)`` and its label the same mixture of the two label
+    vectors, with ``lam_i`` drawn from Beta(alpha, alpha) and folded to ``max(lam_i, 1 - lam_i)`` so that
+    every item stays mostly itself (row i of a memory bank still holds a view of item i). ``p`` is a random
+    permutation of the batch. For single-label data a mixed label is a class distribution.
+
+    Args:
+        batch: float ``(B, ...)`` images or feature vectors.
+        labels: float ``(B, C)`` labels.
+        alpha: the Beta distribution's parameter (> 0).
+        rng: the random source (seeded by the trainer).
+
+    Returns:
+        ``(mixed batch, mixed labels)``, new tensors.
+    """
+    b = batch.shape[0]
+    lam = rng.beta(alpha, alpha, size=b)
+    lam = np.maximum(lam, 1.0 - lam)
+    partner = torch.from_numpy(rng.permutation(b)).to(batch.device)
+    lam_t = torch.from_numpy(lam).to(batch.device, batch.dtype)
+    shape = (b,) + (1,) * (batch.ndim - 1)
+    mixed = lam_t.view(shape) * batch + (1 - lam_t.view(shape)) * batch[partner]
+    if batch.ndim == 4:
+        mixed = mixed.contiguous(memory_format=torch.channels_last)
+    lam_y = lam_t.to(labels.dtype).view(b, 1)
+    return mixed, lam_y * labels + (1 - lam_y) * labels[partner]

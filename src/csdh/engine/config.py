@@ -37,6 +37,11 @@ class TrainConfig:
         beta: tanh scale of the hash layer.
         augment: random flips and translations while fine-tuning.
         erase_prob: with ``augment``, probability of random erasing per image while fine-tuning (0: off).
+        mixup: mix each training item with a random partner of its batch, and their labels alike, with a
+            weight drawn from Beta(mixup, mixup) (0: off). The images are mixed while fine-tuning end to end,
+            the pooled features while only the head trains. Single-label data only: a mixed label is a
+            class distribution and the label similarity of two items the probability that they share
+            their class (``csdh.losses.similarity``).
         freeze_bn: keep the backbone's batch-norm layers in eval mode (pretrained statistics) while
             fine-tuning; small CPU batches give noisy batch statistics.
         ema_decay: keep an exponential moving average of the weights with this decay per step and
@@ -68,6 +73,7 @@ class TrainConfig:
     beta: float = 1.0
     augment: bool = True
     erase_prob: float = 0.0
+    mixup: float = 0.0
     freeze_bn: bool = True
     ema_decay: float = 0.0
     eval_every: int = 1
@@ -85,6 +91,8 @@ class TrainConfig:
             raise UserError(f"batch size must be >= 2, got {self.batch_size}")
         if not 0.0 <= self.erase_prob <= 1.0:
             raise UserError(f"erase probability must be in [0, 1], got {self.erase_prob}")
+        if self.mixup < 0:
+            raise UserError(f"mixup must be >= 0, got {self.mixup}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise UserError(f"EMA decay must be in [0, 1), got {self.ema_decay}")
         if self.input_size < 32:

@@ -11,6 +11,7 @@ from csdh.engine.config import TrainConfig
 from csdh.engine.features import FeatureCache
 from csdh.engine.run_dir import RunDir
 from csdh.engine.trainer import Trainer, build_loss
+from csdh.errors import UserError
 
 LOG = logging.getLogger(__name__)
 
@@ -37,6 +38,12 @@ def prepare_data(config: TrainConfig, download: bool = True):
     return pool, split
 
 
+def check_mixup(config: TrainConfig, pool) -> None:
+    """Mixup mixes labels as class distributions, which only single-label data have: refuse multi-label data."""
+    if config.mixup > 0 and pool.multi_label:
+        raise UserError(f"--mixup needs single-label data; {config.dataset!r} here is multi-label")
+
+
 def train_run(config: TrainConfig, out: Union[str, Path], overwrite: bool = False, resume: bool = False,
               device: str = "cpu", progress: Optional[Callable[..., Iterable]] = None, download: bool = True,
               feature_cache: Optional[FeatureCache] = None, pretrained: bool = True) -> Dict[str, Any]:
@@ -53,6 +60,7 @@ def train_run(config: TrainConfig, out: Union[str, Path], overwrite: bool = Fals
         split = Split.load(run.split)
     else:
         pool, split = prepare_data(config, download=download)
+        check_mixup(config, pool)
         build_loss(config, pool.n_classes, len(split.train))  # a bad loss argument fails before anything is written
         run.prepare_new(overwrite)
     trainer = Trainer(config, pool, split, run, device=device, progress=progress, feature_cache=feature_cache,

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 from csdh.losses.base import BaseHashingLoss
 from csdh.losses.registry import LOSSES
+from csdh.losses.similarity import is_fractional
 
 LOG = logging.getLogger(__name__)
 
@@ -148,10 +149,20 @@ class CSQLoss(BaseHashingLoss):
         total = torch.where(total == 0, self.tie_break.expand_as(total), total)
         return torch.where(total > 0, 1.0, -1.0).to(self.centers.dtype)
 
+    def target_probabilities(self, labels: torch.Tensor) -> torch.Tensor:
+        """Per-bit target ``(B, K)`` in [0, 1] of each item: ``(centre + 1) / 2`` of :meth:`label_centers`; for
+        mixed labels (mixup of single-label data: class distributions), the same mixture of the classes'
+        targets."""
+        if is_fractional(labels):
+            dist = labels.to(self.centers.dtype)
+            dist = dist / dist.sum(1, keepdim=True).clamp_min(torch.finfo(dist.dtype).tiny)
+            return dist @ ((self.centers + 1) / 2)
+        return (self.label_centers(labels) + 1) / 2
+
     def compute_loss(self, codes: torch.Tensor, labels: torch.Tensor, index: Optional[torch.Tensor]) -> torch.Tensor:
-        target = self.label_centers(labels).to(codes.dtype)
+        target = self.target_probabilities(labels).to(codes.dtype)
         prob = ((codes + 1) / 2).clamp(0.0, 1.0)
-        l_c = F.binary_cross_entropy(prob, (target + 1) / 2)
+        l_c = F.binary_cross_entropy(prob, target)
         l_q = ((codes.abs() - 1) ** 2).mean()
         self.last_terms = {"center": float(l_c.detach()), "q": float(l_q.detach())}
         return l_c + self.lambda_q * l_q
