@@ -2,7 +2,7 @@ import faiss
 import numpy as np
 import pytest
 
-from csdh.codes import check_bits, hamming, hamming_from_signs, pack, sign, unpack
+from csdh.codes import check_bits, dither_thresholds, hamming, hamming_from_signs, pack, sign, unpack
 from csdh.errors import UserError
 
 
@@ -57,3 +57,33 @@ def test_hamming_from_signs_agrees():
 def test_bits_must_be_multiple_of_eight(bits):
     with pytest.raises(UserError, match="multiple of 8"):
         check_bits(bits)
+
+
+def test_dither_thresholds_are_evenly_spaced_in_a_seeded_order():
+    tau = dither_thresholds(48, 0.9, seed=3)
+    assert tau.dtype == np.float32 and tau.shape == (48,)
+    centres = (2 * (np.arange(48) + 0.5) / 48 - 1) * 0.9  # the centres of 48 equal bins of (-0.9, 0.9)
+    assert np.allclose(np.sort(tau), centres, atol=1e-6)
+    assert np.array_equal(tau, dither_thresholds(48, 0.9, seed=3))
+    assert not np.array_equal(tau, dither_thresholds(48, 0.9, seed=4))
+    assert not np.array_equal(tau, np.sort(tau))  # shuffled: neighbouring bits get unrelated thresholds
+    assert np.array_equal(dither_thresholds(16, 0.0), np.zeros(16, np.float32))
+    for bad in (-0.1, 1.0, 1.5):
+        with pytest.raises(UserError, match="database dither"):
+            dither_thresholds(16, bad)
+
+
+def test_dithered_codes_keep_confident_bits_and_flip_more_as_doubt_grows():
+    rng = np.random.default_rng(0)
+    tau = dither_thresholds(64, 0.9, seed=0)
+    signs = np.where(rng.random((1, 64)) < 0.5, -1.0, 1.0).astype(np.float32)
+    confident = signs * 0.95  # every |h| beyond the spread: nothing changes
+    assert np.array_equal(pack(confident - tau), pack(confident))
+    flips = []
+    for magnitude in (0.8, 0.5, 0.2, 0.05):  # the same sign pattern, less and less sure
+        code = pack(signs * magnitude - tau)
+        flips.append(int(hamming(code, pack(signs))[0, 0]))
+        # a bit flips exactly when its threshold lies beyond |h| on the side of its sign
+        assert flips[-1] == int(np.sum(np.where(signs[0] > 0, tau > magnitude, tau <= -magnitude)))
+    assert flips == sorted(flips) and flips[0] < flips[-1]
+    assert flips[0] <= 64 // 8 and flips[-1] >= 64 // 4  # (0.9 - |h|) / 1.8 of the bits, in expectation

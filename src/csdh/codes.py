@@ -35,6 +35,30 @@ def pack(h: np.ndarray) -> np.ndarray:
     return np.packbits(h >= 0, axis=1, bitorder="little")
 
 
+def dither_thresholds(n_bits: int, spread: float, seed: int = 0) -> np.ndarray:
+    """Per-bit binarisation thresholds of database codes: ``n_bits`` values evenly spaced over
+    ``(-spread, spread)`` (the centres of ``n_bits`` equal bins), in a seeded random order.
+
+    A database code is then ``sign(h - tau)`` instead of ``sign(h)`` (queries keep ``sign(h)``): a bit
+    whose |h| exceeds ``spread`` is unchanged, while an image with many small |h| — one its model is unsure
+    of — flips a number of bits that grows as |h| shrinks, so its Hamming distance to confident codes grows
+    with its doubt (docs/method.md, "Database codes"). ``spread = 0`` gives all-zero thresholds, plain sign.
+
+    Args:
+        n_bits: K.
+        spread: in [0, 1).
+        seed: the order's seed (a run uses its own training seed).
+
+    Returns:
+        float32 ``(n_bits,)``.
+    """
+    if not 0.0 <= spread < 1.0:
+        raise UserError(f"the database dither must be in [0, 1), got {spread}")
+    centres = (2.0 * (np.arange(n_bits) + 0.5) / n_bits - 1.0) * spread
+    order = np.random.default_rng([int(seed), 0x746175]).permutation(n_bits)
+    return centres[order].astype(np.float32)
+
+
 def unpack(packed: np.ndarray, n_bits: int | None = None) -> np.ndarray:
     """Inverse of :func:`pack`: uint8 ``(n, B)`` to ±1 int8 ``(n, 8 B)`` (or the first ``n_bits``)."""
     packed = np.asarray(packed, dtype=np.uint8)

@@ -44,6 +44,34 @@ def test_train_evaluate_encode_beats_random_codes(trained_run, capsys, tmp_path)
     assert metrics["map"] > max(rand) + 0.25, (metrics["map"], rand)
 
 
+def test_database_dither_applies_to_database_codes_only(trained_run, tmp_path):
+    from csdh.codes import dither_thresholds, pack
+    from csdh.engine.evaluate import load_run_data
+    from csdh.engine.run_model import RunModel
+
+    for split, dither in (("query", 0.0), ("query", 0.9), ("database", 0.0), ("database", 0.9)):
+        out = tmp_path / f"{split}-{dither}.npz"
+        assert main(["-q", "encode", str(trained_run), "--split", split, "--db-dither", str(dither),
+                     "--out", str(out)]) == 0
+    plain = RunModel.load(trained_run)
+    pool, split = load_run_data(plain)
+    h_q, h_d = plain.encode_pool(pool, split.query), plain.encode_pool(pool, split.database)
+    tau = dither_thresholds(32, 0.9, seed=plain.config.seed)
+    q0, q9 = np.load(tmp_path / "query-0.0.npz"), np.load(tmp_path / "query-0.9.npz")
+    d0, d9 = np.load(tmp_path / "database-0.0.npz"), np.load(tmp_path / "database-0.9.npz")
+    assert np.array_equal(q0["codes"], q9["codes"]) and np.array_equal(q0["codes"], pack(h_q))  # queries: sign(h)
+    assert float(q9["db_dither"]) == 0.0 and float(d9["db_dither"]) == pytest.approx(0.9)
+    assert np.array_equal(d0["codes"], pack(h_d))
+    assert np.array_equal(d9["codes"], pack(h_d - tau)) and not np.array_equal(d9["codes"], d0["codes"])
+
+    assert main(["-q", "evaluate", str(trained_run), "--db-dither", "0.9"]) == 0
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["db_dither"] == pytest.approx(0.9)
+    assert metrics["map"] == pytest.approx(
+        mean_average_precision(q9["codes"], d9["codes"], q9["labels"], d9["labels"]), abs=1e-9)
+    assert RunModel.load(trained_run).db_dither == 0.0  # evaluating with a dither leaves the run as it was
+
+
 def test_encode_refuses_to_overwrite(trained_run, tmp_path, capsys):
     out = tmp_path / "x.npz"
     out.write_bytes(b"keep me")
@@ -72,6 +100,7 @@ def _one_line_error(capsys):
      "erase probability"),
     (["train", "--dataset", "fashion-mnist", "--ema-decay", "1", "--out", "{tmp}/r"], "EMA decay"),
     (["train", "--dataset", "fashion-mnist", "--mixup", "-0.4", "--out", "{tmp}/r"], "mixup must be >= 0"),
+    (["train", "--dataset", "fashion-mnist", "--db-dither", "1", "--out", "{tmp}/r"], "database dither must be in"),
     (["train", "--dataset", "fashion-mnist", "--backbone", "efficientnet-lite9", "--out", "{tmp}/r"],
      "efficientnet-lite2"),
 ])

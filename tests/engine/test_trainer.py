@@ -163,3 +163,23 @@ def test_mixup_refuses_multi_label_data_before_writing(tmp_path):
     with pytest.raises(UserError, match="--mixup needs single-label data"):
         train_run(cfg, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_validation_uses_the_dithered_database_codes_and_resume_may_change_the_dither(fashion_folder, tmp_path):
+    from csdh.engine.evaluate import load_run_data
+    from csdh.engine.run_model import RunModel
+    from csdh.metrics import mean_average_precision
+
+    cfg = _config(fashion_folder, epochs=2, db_dither=0.9)
+    summary = train_run(cfg, tmp_path / "run")
+    model = RunModel.load(tmp_path / "run")
+    assert model.db_dither == 0.9
+    pool, split = load_run_data(model)
+    q = model.pack_query(model.encode_pool(pool, split.val_query))
+    d = model.pack_database(model.encode_pool(pool, split.val_database))
+    want = mean_average_precision(q, d, pool.labels[split.val_query], pool.labels[split.val_database])
+    assert summary["best_val_map"] == pytest.approx(want, abs=1e-6)
+    plain = mean_average_precision(q, model.pack_query(model.encode_pool(pool, split.val_database)),
+                                   pool.labels[split.val_query], pool.labels[split.val_database])
+    assert plain != pytest.approx(want, abs=1e-9)  # the dither changed the database codes
+    train_run(_config(fashion_folder, epochs=3, db_dither=0.5), tmp_path / "run", resume=True)  # not a training change

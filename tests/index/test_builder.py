@@ -235,3 +235,20 @@ def test_approximate_kinds_build_and_search(model, tiny, tmp_path, kind) -> None
     remove_from_index(tmp_path / "idx", [3])
     with Searcher.open(tmp_path / "idx") as searcher:
         assert 3 not in [h.id for h in searcher.search_id(4, k=8)]
+
+
+def test_indexed_items_get_database_codes_and_queries_plain_signs(tiny, tmp_path) -> None:
+    from csdh.codes import pack
+    from csdh.data.protocols import Split
+
+    dithered = RunModel.load(tiny.run, db_dither=0.9)
+    src = dataset_source(dithered, "image-folder")
+    build_index(dithered, src, tmp_path / "idx")
+    split = Split.load(tiny.run / "split.json")
+    pool = src.pool
+    h = dithered.encode_pool(pool, split.database)
+    with ImageIndex.open(tmp_path / "idx") as index:
+        want = dithered.pack_database(h)
+        assert np.array_equal(np.concatenate([index.codes.code(i) for i in range(len(h))]), want)
+    assert not np.array_equal(want, pack(h))  # the thresholds moved some of the tiny run's unsure bits
+    assert np.array_equal(dithered.pack_query(h), pack(h))

@@ -234,7 +234,8 @@ def _run_deep(ctx: _Context, row: Row, bits: int, repeat: int, key: str) -> Dict
     t0 = time.perf_counter()
     q = model.encode_pool_packed(ctx.pool, ctx.split.query, progress=ctx.progress, desc="encode queries",
                                  feature_cache=ctx.cache)
-    d = model.encode_pool_packed(ctx.pool, ctx.split.database, progress=ctx.progress, desc="encode database",
+    d = model.encode_pool_packed(ctx.pool, ctx.split.database, database=True, progress=ctx.progress,
+                                 desc="encode database",
                                  feature_cache=ctx.cache)
     encode_seconds = time.perf_counter() - t0
     out = score_codes(q, d, ctx.query_labels, ctx.db_labels, topk=ctx.split.topk)

@@ -22,6 +22,12 @@ def add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, mps")
 
 
+def add_db_dither(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db-dither", type=float, metavar="T",
+                   help="database codes binarised with per-bit thresholds spread over (-T, T) instead of the "
+                        "run's own setting (0: plain sign; docs/method.md, 'Database codes')")
+
+
 def check_device(device: str) -> str:
     import torch
 

@@ -42,6 +42,10 @@ class TrainConfig:
             the pooled features while only the head trains. Single-label data only: a mixed label is a
             class distribution and the label similarity of two items the probability that they share
             their class (``csdh.losses.similarity``).
+        db_dither: spread of the per-bit thresholds that binarise database codes, ``sign(h - tau)`` with
+            tau evenly spaced over (-db_dither, db_dither) in a seeded order
+            (:func:`csdh.codes.dither_thresholds`); queries keep ``sign(h)``. 0 (default): plain sign. It
+            changes no training step: ``csdh evaluate`` and ``csdh encode`` can override it.
         freeze_bn: keep the backbone's batch-norm layers in eval mode (pretrained statistics) while
             fine-tuning; small CPU batches give noisy batch statistics.
         ema_decay: keep an exponential moving average of the weights with this decay per step and
@@ -74,6 +78,7 @@ class TrainConfig:
     augment: bool = True
     erase_prob: float = 0.0
     mixup: float = 0.0
+    db_dither: float = 0.0
     freeze_bn: bool = True
     ema_decay: float = 0.0
     eval_every: int = 1
@@ -93,6 +98,8 @@ class TrainConfig:
             raise UserError(f"erase probability must be in [0, 1], got {self.erase_prob}")
         if self.mixup < 0:
             raise UserError(f"mixup must be >= 0, got {self.mixup}")
+        if not 0.0 <= self.db_dither < 1.0:
+            raise UserError(f"the database dither must be in [0, 1), got {self.db_dither}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise UserError(f"EMA decay must be in [0, 1), got {self.ema_decay}")
         if self.input_size < 32:
@@ -132,4 +139,4 @@ class TrainConfig:
 
 
 #: fields that may differ between a checkpoint and a resumed run
-RESUMABLE_CHANGES = ("epochs", "eval_every")
+RESUMABLE_CHANGES = ("epochs", "eval_every", "db_dither")

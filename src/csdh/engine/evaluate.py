@@ -8,7 +8,6 @@ from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
 
 import numpy as np
 
-from csdh.codes import pack
 from csdh.data import load_dataset
 from csdh.data.pool import ImagePool
 from csdh.data.protocols import Split
@@ -37,23 +36,27 @@ def evaluate_model(model: RunModel, pool: ImagePool, split: Split, topk: Optiona
     if topk == -1:
         topk = split.topk
     t0 = time.perf_counter()
-    q = pack(model.encode_pool(pool, split.query, progress=progress, desc="encode queries", feature_cache=feature_cache))
-    d = pack(model.encode_pool(pool, split.database, progress=progress, desc="encode database",
-                               feature_cache=feature_cache))
+    q = model.encode_pool_packed(pool, split.query, progress=progress, desc="encode queries",
+                                 feature_cache=feature_cache)
+    d = model.encode_pool_packed(pool, split.database, database=True, progress=progress, desc="encode database",
+                                 feature_cache=feature_cache)
     t1 = time.perf_counter()
     metrics = evaluate_all(q, d, pool.labels[split.query], pool.labels[split.database], topk=topk)
     t2 = time.perf_counter()
     metrics.update({"encode_seconds": t1 - t0, "metrics_seconds": t2 - t1, "method": model.config.method,
                     "dataset": model.config.dataset, "protocol": split.protocol, "finetune": model.config.finetune,
-                    "model_sha256": model.checksum})
+                    "model_sha256": model.checksum, "db_dither": model.db_dither})
     return metrics, q, d
 
 
 def evaluate_run(run_dir: Union[str, Path], topk: Optional[int] = -1, device: str = "cpu",
                  progress: Optional[Callable[..., Iterable]] = None, feature_cache: Optional[FeatureCache] = None,
-                 write: bool = True) -> Dict[str, Any]:
-    """Evaluate a run directory on its own protocol; with ``write``, save ``metrics.json``, CSVs and plots."""
-    model = RunModel.load(run_dir, device=device)
+                 write: bool = True, db_dither: Optional[float] = None) -> Dict[str, Any]:
+    """Evaluate a run directory on its own protocol; with ``write``, save ``metrics.json``, CSVs and plots.
+
+    ``db_dither`` overrides the run's database dither (:attr:`TrainConfig.db_dither`); None keeps it.
+    """
+    model = RunModel.load(run_dir, device=device, db_dither=db_dither)
     pool, split = load_run_data(model)
     metrics, _, _ = evaluate_model(model, pool, split, topk=topk, progress=progress, feature_cache=feature_cache)
     if write:

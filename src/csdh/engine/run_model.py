@@ -8,7 +8,7 @@ from typing import Callable, Iterable, List, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from csdh.codes import pack
+from csdh.codes import dither_thresholds, pack
 from csdh.data.pool import ImagePool
 from csdh.data.transforms import resize_square, to_float
 from csdh.engine.config import TrainConfig
@@ -23,7 +23,11 @@ class RunModel:
     """The selected model of a run directory (``model.pt``), ready to encode.
 
     Use :meth:`load`. Attributes: ``config`` (TrainConfig), ``net`` (HashingNet in eval mode),
-    ``checksum`` (sha256 of model.pt), ``class_names``, ``device``.
+    ``checksum`` (sha256 of model.pt), ``class_names``, ``device``, ``db_dither`` (the spread of the
+    database codes' thresholds, :attr:`TrainConfig.db_dither` unless overridden).
+
+    Queries are binarised with ``sign(h)`` (:meth:`pack_query`), database items with
+    ``sign(h - tau)`` (:meth:`pack_database`; plain sign when ``db_dither`` is 0).
     """
 
     def __init__(self, run: RunDir, config: TrainConfig, net: torch.nn.Module, checksum: str,
@@ -34,9 +38,12 @@ class RunModel:
         self.checksum = checksum
         self.class_names = class_names
         self.device = device
+        self.db_dither = float(config.db_dither)
 
     @classmethod
-    def load(cls, run_dir: Union[str, Path], device: str = "cpu", pretrained: bool = True) -> "RunModel":
+    def load(cls, run_dir: Union[str, Path], device: str = "cpu", pretrained: bool = True,
+             db_dither: Optional[float] = None) -> "RunModel":
+        """Load ``run_dir/model.pt``; ``db_dither`` overrides the run's database dither (None keeps it)."""
         from csdh.engine.trainer import build_net
 
         run = RunDir(run_dir)
@@ -51,6 +58,8 @@ class RunModel:
                 net.backbone.load_state_dict(state["backbone"])
         except (KeyError, TypeError, RuntimeError) as exc:
             raise UserError(f"incompatible model file ({type(exc).__name__}: {exc})", run.model) from None
+        if db_dither is not None:
+            config = config.replace(db_dither=float(db_dither))
         dev = torch.device(device)
         net = net.to(dev).to(memory_format=torch.channels_last).eval()
         return cls(run, config, net, run.model_checksum() or "", list(state.get("class_names") or []), dev)
@@ -93,6 +102,24 @@ class RunModel:
         return forward_pool(self.net, pool, positions, self.config.input_size, batch_size=batch_size,
                             device=str(self.device), progress=progress, desc=desc)
 
-    def encode_pool_packed(self, *args, **kwargs) -> np.ndarray:
-        """Like :meth:`encode_pool`, then packed to uint8 ``(n, K / 8)``."""
-        return pack(self.encode_pool(*args, **kwargs))
+    @property
+    def database_thresholds(self) -> Optional[np.ndarray]:
+        """float32 ``(K,)`` thresholds of database codes, or None for plain sign (``db_dither`` 0)."""
+        if self.db_dither == 0:
+            return None
+        return dither_thresholds(self.bits, self.db_dither, self.config.seed)
+
+    def pack_query(self, codes: np.ndarray) -> np.ndarray:
+        """Continuous query codes ``(n, K)`` -> packed uint8 ``(n, K / 8)``: sign(h)."""
+        return pack(codes)
+
+    def pack_database(self, codes: np.ndarray) -> np.ndarray:
+        """Continuous database codes ``(n, K)`` -> packed uint8 ``(n, K / 8)``: sign(h - tau)."""
+        tau = self.database_thresholds
+        return pack(codes if tau is None else np.asarray(codes, np.float32) - tau)
+
+    def encode_pool_packed(self, *args, database: bool = False, **kwargs) -> np.ndarray:
+        """Like :meth:`encode_pool`, then packed to uint8 ``(n, K / 8)``: as database items with
+        ``database=True`` (:meth:`pack_database`), else as queries."""
+        codes = self.encode_pool(*args, **kwargs)
+        return self.pack_database(codes) if database else self.pack_query(codes)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from csdh.codes import pack
+from csdh.codes import dither_thresholds, pack
 from csdh.data.pool import ImagePool
 from csdh.data.pool_dataset import PoolDataset
 from csdh.data.protocols import Split
@@ -277,7 +277,10 @@ class Trainer:
     def validate(self) -> float:
         """mAP@ALL of the validation queries against the validation database."""
         q = pack(self.encode_split("val_query"))
-        d = pack(self.encode_split("val_database"))
+        d = self.encode_split("val_database")
+        if self.config.db_dither > 0:  # database codes as RunModel.pack_database makes them
+            d = d - dither_thresholds(self.config.bits, self.config.db_dither, self.config.seed)
+        d = pack(d)
         ql = self.pool.labels[self.split.val_query]
         dl = self.pool.labels[self.split.val_database]
         return float(mean_average_precision(q, d, ql, dl))

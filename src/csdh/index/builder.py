@@ -24,7 +24,6 @@ from typing import Any, Callable, Iterable, List, Mapping, Optional, Sequence, T
 import numpy as np
 from PIL import Image
 
-from csdh.codes import pack
 from csdh.data.transforms import resize_square
 from csdh.errors import DataError, UserError
 from csdh.index.atomic import replace_dir, staged_dir, writer_lock
@@ -108,7 +107,7 @@ def _encode_stream(model, source: ImageSource, index: HammingIndex, store: Metad
                     else:
                         images[i] = img
                 good = sorted(images)
-                codes = pack(model.encode_images([images[i] for i in good], batch_size=batch_size)) \
+                codes = model.pack_database(model.encode_images([images[i] for i in good], batch_size=batch_size)) \
                     if good else np.zeros((0, index.code_size), np.uint8)
             ids = np.arange(next_id, next_id + len(good), dtype=np.int64)
             items, thumbs = [], []
@@ -139,7 +138,7 @@ def _encode_pool_fast(model, source: ImageSource, idx: Sequence[int], batch_size
         return None, None
     positions = np.asarray([source.entries[i].position for i in idx], dtype=np.int64)
     try:
-        codes = model.encode_pool_packed(source.pool, positions, batch_size=batch_size)
+        codes = model.encode_pool_packed(source.pool, positions, database=True, batch_size=batch_size)
     except DataError:
         return None, None
     return codes, list(idx)
