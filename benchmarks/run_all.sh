@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every benchmark reported in BENCHMARKS.md, in order (about 5 hours on 2 CPU cores).
+# Every benchmark reported in BENCHMARKS.md, in order (about 6.5 hours on 2 CPU cores).
 # Usage: bash benchmarks/run_all.sh [OUT_DIR]   (default benchmarks/out)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +48,16 @@ for epochs in 12 20; do
   $CSDH evaluate "$OUT/ft96mix_e$epochs"
   $PY benchmarks/code_accuracy.py "$OUT/ft96mix_e$epochs" --continuous | tee "$OUT/code_accuracy_mix_e$epochs.json"
 done
+$CSDH train --dataset fashion-mnist --bits 48 --finetune --eval-every 4 --epochs 20 --out "$OUT/ft96_e20" --overwrite
+$CSDH evaluate "$OUT/ft96_e20"
+# dithered database codes: every spread on the frozen and fine-tuned 96-px runs
+for run in fr96 fr96mix_s0 ft96_e20 ft96mix_e20; do
+  $PY benchmarks/db_dither.py "$OUT/$run" --spreads 0,0.5,0.8,0.9,0.95 | tee "$OUT/db_dither_$run.json"
+done
+# the recipe at 224 px: mixup, 20 epochs, database dither chosen by db_dither.py's validation measure (~1 hour)
+$CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 224 --epochs 20 --eval-every 5 --mixup 0.4 --out "$OUT/ft224mix" --overwrite
+$PY benchmarks/db_dither.py "$OUT/ft224mix" --spreads 0,0.5,0.8,0.9,0.95 | tee "$OUT/db_dither_ft224mix.json"
+$CSDH evaluate "$OUT/ft224mix" --db-dither 0.95
 # approximate indexes on the learned codes, and the service under load
 $CSDH encode "$OUT/frozen/runs/csdh-48-r0" --split database --out "$OUT/db48.npz" --overwrite
 $CSDH encode "$OUT/frozen/runs/csdh-48-r0" --split query --out "$OUT/q48.npz" --overwrite
