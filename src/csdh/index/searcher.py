@@ -134,7 +134,11 @@ class Searcher:
         return self.search_codes(self.encode(images), k=k, radius=radius)
 
     def search_id(self, item_id: int, k: Optional[int] = 10, radius: Optional[int] = None) -> List[Hit]:
-        """Results for the stored code of item ``item_id`` ("more like this"). KeyError if no such item."""
+        """Results for the stored code of item ``item_id`` ("more like this"). KeyError if no such item.
+
+        The stored code is the item's database code: with a database dither (``--db-dither``) an item the
+        model is unsure of searches with its dithered bits, not with the query code sign(h) an uploaded
+        copy of the image would get."""
         return self.search_codes(self.index.codes.code(item_id), k=k, radius=radius)[0]
 
     # ------------------------------------------------------------------ items
