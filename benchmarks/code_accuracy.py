@@ -30,6 +30,14 @@ from csdh.malloc_tuning import tune_malloc
 from csdh.metrics import mean_average_precision
 
 
+def codes_at(positions: np.ndarray, d: np.ndarray, d_pos: np.ndarray, model: RunModel, pool) -> np.ndarray:
+    """Continuous codes of pool ``positions``: rows of the database codes ``d`` (of ``d_pos``) when every
+    position is in the database, else a new encoding."""
+    row = np.full(len(pool), -1, dtype=np.int64)
+    row[d_pos] = np.arange(len(d_pos))
+    return d[row[positions]] if (row[positions] >= 0).all() else model.encode_pool(pool, positions)
+
+
 def centre_accuracy(train_codes: np.ndarray, train_labels: np.ndarray, codes: np.ndarray,
                     labels: np.ndarray) -> float:
     """Nearest-class-centre accuracy of +-1 ``codes`` (single-label integer ``labels``)."""
@@ -54,9 +62,7 @@ def main() -> None:
     labels = pool.labels.argmax(1)
     q_pos, d_pos, t_pos = (np.asarray(p, dtype=np.int64) for p in (split.query, split.database, split.train))
     q, d = model.encode_pool(pool, q_pos), model.encode_pool(pool, d_pos)  # continuous codes
-    row = np.full(len(pool), -1, dtype=np.int64)
-    row[d_pos] = np.arange(len(d_pos))
-    train = d[row[t_pos]] if (row[t_pos] >= 0).all() else model.encode_pool(pool, t_pos)  # no second pass
+    train = codes_at(t_pos, d, d_pos, model, pool)  # no second pass
     unseen = ~np.isin(d_pos, t_pos)
     train_codes = sign(train).astype(np.float32)
     result = {"run": args.run_dir, "n_train": len(t_pos)}

@@ -17,6 +17,8 @@ import json
 
 import numpy as np
 
+from code_accuracy import codes_at
+
 from csdh.codes import dither_thresholds, pack
 from csdh.engine.evaluate import load_run_data
 from csdh.engine.run_model import RunModel
@@ -37,19 +39,17 @@ def main() -> None:
     q_pos, d_pos = np.asarray(split.query, np.int64), np.asarray(split.database, np.int64)
     t_pos, v_pos = np.asarray(split.train, np.int64), np.asarray(split.val_query, np.int64)
     q, d = model.encode_pool(pool, q_pos), model.encode_pool(pool, d_pos)
-    row = np.full(len(pool), -1, dtype=np.int64)
-    row[d_pos] = np.arange(len(d_pos))
-    t = d[row[t_pos]] if (row[t_pos] >= 0).all() else model.encode_pool(pool, t_pos)
-    v = d[row[v_pos]] if (row[v_pos] >= 0).all() else model.encode_pool(pool, v_pos)
+    t, v = codes_at(t_pos, d, d_pos, model, pool), codes_at(v_pos, d, d_pos, model, pool)
+    qb, tb = pack(q), pack(t)  # queries keep sign(h) at every spread
     rows = []
     for spread in (float(x) for x in args.spreads.split(",")):
         tau = dither_thresholds(model.bits, spread, model.config.seed)
         db = pack(d - tau)
         rows.append({
             "spread": spread,
-            "val_unseen_map": float(mean_average_precision(pack(t), pack(v - tau), L[t_pos], L[v_pos])),
-            "map": float(mean_average_precision(pack(q), db, L[q_pos], L[d_pos])),
-            "precision_at_radius_2": float(precision_at_radius(pack(q), db, L[q_pos], L[d_pos], 2)),
+            "val_unseen_map": float(mean_average_precision(tb, pack(v - tau), L[t_pos], L[v_pos])),
+            "map": float(mean_average_precision(qb, db, L[q_pos], L[d_pos])),
+            "precision_at_radius_2": float(precision_at_radius(qb, db, L[q_pos], L[d_pos], 2)),
             "map_queries_dithered_too": float(mean_average_precision(pack(q - tau), db, L[q_pos], L[d_pos])),
         })
         print(json.dumps(rows[-1]), flush=True)

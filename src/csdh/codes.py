@@ -59,6 +59,15 @@ def dither_thresholds(n_bits: int, spread: float, seed: int = 0) -> np.ndarray:
     return centres[order].astype(np.float32)
 
 
+def pack_dithered(h: np.ndarray, spread: float, seed: int = 0) -> np.ndarray:
+    """Pack database codes ``(n, K)`` binarised with :func:`dither_thresholds`: ``pack(h - tau)``
+    (plain :func:`pack` when ``spread`` is 0)."""
+    if spread == 0:
+        return pack(h)
+    h = np.asarray(h)
+    return pack(h.astype(np.float32) - dither_thresholds(h.shape[1], spread, seed))
+
+
 def unpack(packed: np.ndarray, n_bits: int | None = None) -> np.ndarray:
     """Inverse of :func:`pack`: uint8 ``(n, B)`` to ±1 int8 ``(n, 8 B)`` (or the first ``n_bits``)."""
     packed = np.asarray(packed, dtype=np.uint8)

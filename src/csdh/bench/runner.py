@@ -235,8 +235,7 @@ def _run_deep(ctx: _Context, row: Row, bits: int, repeat: int, key: str) -> Dict
     q = model.encode_pool_packed(ctx.pool, ctx.split.query, progress=ctx.progress, desc="encode queries",
                                  feature_cache=ctx.cache)
     d = model.encode_pool_packed(ctx.pool, ctx.split.database, database=True, progress=ctx.progress,
-                                 desc="encode database",
-                                 feature_cache=ctx.cache)
+                                 desc="encode database", feature_cache=ctx.cache)
     encode_seconds = time.perf_counter() - t0
     out = score_codes(q, d, ctx.query_labels, ctx.db_labels, topk=ctx.split.topk)
     out.update({"train_seconds": train_seconds, "encode_seconds": encode_seconds,

@@ -8,7 +8,7 @@ from typing import Callable, Iterable, List, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from csdh.codes import dither_thresholds, pack
+from csdh.codes import pack, pack_dithered
 from csdh.data.pool import ImagePool
 from csdh.data.transforms import resize_square, to_float
 from csdh.engine.config import TrainConfig
@@ -38,7 +38,6 @@ class RunModel:
         self.checksum = checksum
         self.class_names = class_names
         self.device = device
-        self.db_dither = float(config.db_dither)
 
     @classmethod
     def load(cls, run_dir: Union[str, Path], device: str = "cpu", pretrained: bool = True,
@@ -67,6 +66,10 @@ class RunModel:
     @property
     def bits(self) -> int:
         return self.config.bits
+
+    @property
+    def db_dither(self) -> float:
+        return float(self.config.db_dither)
 
     @torch.inference_mode()
     def encode_images(self, images: Sequence[np.ndarray], batch_size: int = 32) -> np.ndarray:
@@ -102,21 +105,13 @@ class RunModel:
         return forward_pool(self.net, pool, positions, self.config.input_size, batch_size=batch_size,
                             device=str(self.device), progress=progress, desc=desc)
 
-    @property
-    def database_thresholds(self) -> Optional[np.ndarray]:
-        """float32 ``(K,)`` thresholds of database codes, or None for plain sign (``db_dither`` 0)."""
-        if self.db_dither == 0:
-            return None
-        return dither_thresholds(self.bits, self.db_dither, self.config.seed)
-
     def pack_query(self, codes: np.ndarray) -> np.ndarray:
         """Continuous query codes ``(n, K)`` -> packed uint8 ``(n, K / 8)``: sign(h)."""
         return pack(codes)
 
     def pack_database(self, codes: np.ndarray) -> np.ndarray:
         """Continuous database codes ``(n, K)`` -> packed uint8 ``(n, K / 8)``: sign(h - tau)."""
-        tau = self.database_thresholds
-        return pack(codes if tau is None else np.asarray(codes, np.float32) - tau)
+        return pack_dithered(codes, self.db_dither, self.config.seed)
 
     def encode_pool_packed(self, *args, database: bool = False, **kwargs) -> np.ndarray:
         """Like :meth:`encode_pool`, then packed to uint8 ``(n, K / 8)``: as database items with

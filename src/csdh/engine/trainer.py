@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from csdh.codes import dither_thresholds, pack
+from csdh.codes import pack, pack_dithered
 from csdh.data.pool import ImagePool
 from csdh.data.pool_dataset import PoolDataset
 from csdh.data.protocols import Split
@@ -277,10 +277,7 @@ class Trainer:
     def validate(self) -> float:
         """mAP@ALL of the validation queries against the validation database."""
         q = pack(self.encode_split("val_query"))
-        d = self.encode_split("val_database")
-        if self.config.db_dither > 0:  # database codes as RunModel.pack_database makes them
-            d = d - dither_thresholds(self.config.bits, self.config.db_dither, self.config.seed)
-        d = pack(d)
+        d = pack_dithered(self.encode_split("val_database"), self.config.db_dither, self.config.seed)
         ql = self.pool.labels[self.split.val_query]
         dl = self.pool.labels[self.split.val_database]
         return float(mean_average_precision(q, d, ql, dl))

@@ -107,8 +107,8 @@ def _encode_stream(model, source: ImageSource, index: HammingIndex, store: Metad
                     else:
                         images[i] = img
                 good = sorted(images)
-                codes = model.pack_database(model.encode_images([images[i] for i in good], batch_size=batch_size)) \
-                    if good else np.zeros((0, index.code_size), np.uint8)
+                codes = (model.pack_database(model.encode_images([images[i] for i in good], batch_size=batch_size))
+                         if good else np.zeros((0, index.code_size), np.uint8))
             ids = np.arange(next_id, next_id + len(good), dtype=np.int64)
             items, thumbs = [], []
             for item_id, i in zip(ids, good):
