@@ -62,6 +62,7 @@ def augment_batch(batch: torch.Tensor, generator: Optional[torch.Generator] = No
         mask = torch.rand(b, generator=generator) < 0.5
         if mask.any():
             out = out.clone()
+            mask = mask.to(out.device)
             out[mask] = out[mask].flip(3)
     pad = int(round(s * max_shift))
     if pad > 0:

@@ -50,7 +50,7 @@ def forward_pool(fn: Callable[[torch.Tensor], torch.Tensor], pool: ImagePool, po
     start = 0
     bar = (progress or no_progress)(loader, desc=desc, total=len(loader), unit="batch")
     for images, _, _ in bar:
-        y = fn(to_float(images).to(device)).float().cpu().numpy()
+        y = fn(to_float(images.to(device))).float().cpu().numpy()
         if out is None:
             out = np.empty((len(ds), y.shape[1]), dtype=np.float32)
         out[start:start + len(y)] = y

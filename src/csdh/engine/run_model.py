@@ -78,7 +78,7 @@ class RunModel:
         for start in range(0, len(images), batch_size):
             chunk = [resize_square(im, self.config.input_size) for im in images[start:start + batch_size]]
             x = torch.from_numpy(np.stack(chunk).transpose(0, 3, 1, 2).copy())
-            out.append(self.net(to_float(x).to(self.device)).float().cpu().numpy())
+            out.append(self.net(to_float(x.to(self.device))).float().cpu().numpy())
         if not out:
             return np.zeros((0, self.bits), dtype=np.float32)
         return np.concatenate(out)
