@@ -1,6 +1,7 @@
 """Encoding and fine-tuning throughput against the bare backbone (issue 2 targets).
 
     python benchmarks/bench_throughput.py [--input-size 64] [--batch-size 32] [--n 2048] [--no-malloc-tuning]
+                                          [--device cuda] [--workers 0,8]
 
 Measures, at the same batch size and input size, on real Fashion-MNIST images:
   * bare forward: the backbone alone on a pre-made tensor batch (no data loading), images/s;
@@ -9,7 +10,9 @@ Measures, at the same batch size and input size, on real Fashion-MNIST images:
   * bare forward+backward: backbone forward and backward of a mean of its features on a pre-made batch
     (no optimiser step, batch norm in the trainer's mode), images/s;
   * csdh fine-tuning: one epoch of ``Trainer`` (data loading, augmentation, loss, AdamW), images/s.
-Prints a markdown table with the ratios. Like the ``csdh`` command, it first applies
+Prints a markdown table with the ratios; the two csdh rows are repeated for each ``--workers`` count
+(processes loading and resizing images, the ``csdh --workers`` option). On a GPU every measurement
+synchronises the device before reading the clock. Like the ``csdh`` command, it first applies
 :func:`csdh.malloc_tuning.tune_malloc` (to bare and csdh measurements alike); ``--no-malloc-tuning``
 measures with glibc's default allocator settings.
 """
@@ -31,12 +34,19 @@ from csdh.engine.trainer import Trainer, build_net
 from csdh.malloc_tuning import tune_malloc
 
 
-def rate(fn, n_items: int, min_seconds: float = 5.0) -> float:
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def rate(fn, n_items: int, device: torch.device, min_seconds: float = 5.0) -> float:
     fn()  # warm-up
+    synchronize(device)
     t0, done = time.perf_counter(), 0
     while time.perf_counter() - t0 < min_seconds:
         fn()
         done += n_items
+    synchronize(device)
     return done / (time.perf_counter() - t0)
 
 
@@ -47,29 +57,35 @@ def main() -> None:
     p.add_argument("--n", type=int, default=2048, help="images encoded / trained on")
     p.add_argument("--threads", type=int, default=2, help="torch threads (1 on a machine busy with other jobs)")
     p.add_argument("--no-malloc-tuning", action="store_true", help="keep glibc's default allocator settings")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--workers", default="0", help="comma-separated image-loading process counts, e.g. 0,8")
     args = p.parse_args()
+    dev = torch.device(args.device)
+    worker_counts = [int(w) for w in args.workers.split(",")]
     tuned = False if args.no_malloc_tuning else tune_malloc()
     torch.set_num_threads(args.threads)
     s, b = args.input_size, args.batch_size
     cfg = make_config(finetune=True, dataset="fashion-mnist", input_size=s, batch_size=b, epochs=1, eval_every=0,
                       warmup_epochs=0)  # measure an end-to-end epoch
-    net = build_net(cfg).to(memory_format=torch.channels_last)
-    x = torch.rand(b, 3, s, s).contiguous(memory_format=torch.channels_last)
+    net = build_net(cfg).to(dev).to(memory_format=torch.channels_last)
+    x = torch.rand(b, 3, s, s, device=dev).contiguous(memory_format=torch.channels_last)
 
     net.eval()
     with torch.inference_mode():
-        bare_fwd = rate(lambda: net.backbone(x), b)
+        bare_fwd = rate(lambda: net.backbone(x), b, dev)
 
     pool = load_fashion_mnist()
     split = make_split("fashion-mnist", pool, seed=0)
     positions = np.asarray(split.database[: args.n])
     from csdh.engine.features import forward_pool
 
-    t0 = time.perf_counter()
-    forward_pool(net, pool, positions, s, batch_size=b)
-    enc = len(positions) / (time.perf_counter() - t0)
+    enc = {}
+    for w in worker_counts:
+        t0 = time.perf_counter()
+        forward_pool(net, pool, positions, s, batch_size=b, device=str(dev), workers=w)
+        enc[w] = len(positions) / (time.perf_counter() - t0)
 
-    bb = build_net(cfg).to(memory_format=torch.channels_last).train()
+    bb = build_net(cfg).to(dev).to(memory_format=torch.channels_last).train()
     if cfg.freeze_bn:  # the trainer's mode: batch-norm layers keep their pretrained statistics
         for m in bb.backbone.modules():
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
@@ -79,26 +95,32 @@ def main() -> None:
         bb.zero_grad(set_to_none=True)
         bb.backbone(x).mean().backward()
 
-    bare_train = rate(step, b)
+    bare_train = rate(step, b, dev)
 
     small = split.__class__(protocol="bench", seed=0, query=split.query, train=np.asarray(split.train[: args.n]),
                             database=split.database, val_query=split.val_query, val_database=split.val_database)
-    with tempfile.TemporaryDirectory() as tmp:
-        run = RunDir(tmp)
-        trainer = Trainer(cfg, pool, small, run)
-        trainer._setup()
-        t0 = time.perf_counter()
-        stats = trainer._train_epoch(0)
-        train_rate = stats["items_per_s"]
+    train_rate = {}
+    for w in worker_counts:
+        with tempfile.TemporaryDirectory() as tmp:
+            trainer = Trainer(cfg, pool, small, RunDir(tmp), device=str(dev), workers=w)
+            trainer._setup()
+            stats = trainer._train_epoch(0)
+            synchronize(dev)
+            train_rate[w] = stats["items_per_s"]
 
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+    where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or platform.machine()
+    print(f"device: {where}, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}; input {s} px, batch {b}; malloc tuning {'on' if tuned else 'off'}")
     print("| measure | images/s | ratio |")
     print("|---|---|---|")
     print(f"| bare backbone forward | {bare_fwd:.0f} | |")
-    print(f"| csdh encoding (load + resize + backbone + head) | {enc:.0f} | {enc / bare_fwd:.2f} |")
+    for w in worker_counts:
+        print(f"| csdh encoding (load + resize + backbone + head), {w} workers | {enc[w]:.0f} | "
+              f"{enc[w] / bare_fwd:.2f} |")
     print(f"| bare backbone forward+backward | {bare_train:.0f} | |")
-    print(f"| csdh fine-tuning epoch (load + augment + CSDH loss + AdamW) | {train_rate:.0f} | {train_rate / bare_train:.2f} |")
+    for w in worker_counts:
+        print(f"| csdh fine-tuning epoch (load + augment + CSDH loss + AdamW), {w} workers | {train_rate[w]:.0f} | "
+              f"{train_rate[w] / bare_train:.2f} |")
 
 
 if __name__ == "__main__":

@@ -183,3 +183,36 @@ def test_validation_uses_the_dithered_database_codes_and_resume_may_change_the_d
                                    pool.labels[split.val_query], pool.labels[split.val_database])
     assert plain != pytest.approx(want, abs=1e-9)  # the dither changed the database codes
     train_run(_config(fashion_folder, epochs=3, db_dither=0.5), tmp_path / "run", resume=True)  # not a training change
+
+
+def test_loader_workers_change_nothing_but_speed(fashion_folder, tmp_path, monkeypatch):
+    """Images loaded and resized in worker processes: the same fine-tuned model, validation and codes."""
+    import csdh.engine.features as features
+    import csdh.engine.trainer as trainer
+    from csdh.engine.run_model import RunModel
+
+    used = []
+
+    def spy(ds, batch_size, workers=0, device="cpu"):
+        used.append(workers)
+        return features.pool_loader(ds, batch_size, workers, device)
+
+    monkeypatch.setattr(trainer, "pool_loader", spy)
+    cfg = _config(fashion_folder, finetune=True, warmup_epochs=1, epochs=1, batch_size=16, n_val=20)
+    train_run(cfg, tmp_path / "w0")
+    assert used == [0]
+    train_run(cfg, tmp_path / "w2", workers=2)
+    assert used == [0, 2]  # the end-to-end epoch loaded its batches in two worker processes
+    a = torch.load(tmp_path / "w0" / "model.pt", weights_only=True)
+    b = torch.load(tmp_path / "w2" / "model.pt", weights_only=True)
+    for part in ("head", "backbone"):
+        for k in a[part]:
+            assert torch.equal(a[part][k], b[part][k]), (part, k)
+    assert a["val_map"] == b["val_map"]
+    m0 = RunModel.load(tmp_path / "w0")
+    m2 = RunModel.load(tmp_path / "w0", workers=2)
+    assert m2.workers == 2
+    from csdh.engine.evaluate import load_run_data
+
+    pool, split = load_run_data(m0)
+    np.testing.assert_array_equal(m0.encode_pool(pool, split.database), m2.encode_pool(pool, split.database))

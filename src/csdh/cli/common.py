@@ -22,6 +22,23 @@ def add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="torch device: cpu (default), cuda, cuda:1, mps")
 
 
+def workers_count(text: str) -> int:
+    """argparse type of ``--workers``: an integer >= 0."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expects an integer >= 0, got {text!r}")
+    return n
+
+
+def add_workers(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=workers_count, default=0, metavar="N",
+                   help="processes that load and resize images (default 0: the main one); a GPU usually needs "
+                        "several to stay busy; results do not depend on it")
+
+
 def add_db_dither(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db-dither", type=float, metavar="T",
                    help="database codes binarised with per-bit thresholds spread over (-T, T) instead of the "

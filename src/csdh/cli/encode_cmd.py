@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from csdh.cli.common import add_db_dither, add_device, check_device, progress
+from csdh.cli.common import add_db_dither, add_device, add_workers, check_device, progress
 from csdh.atomic_io import atomic_output
 from csdh.errors import UserError
 
@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing FILE.npz")
     add_db_dither(p)
     add_device(p)
+    add_workers(p)
     p.set_defaults(func=run)
 
 
@@ -34,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("the output file must end in .npz", out)
     if out.exists() and not args.overwrite:
         raise UserError("exists; pass --overwrite to replace it", out)
-    model = RunModel.load(args.run_dir, device=check_device(args.device), db_dither=args.db_dither)
+    model = RunModel.load(args.run_dir, device=check_device(args.device), db_dither=args.db_dither,
+                          workers=args.workers)
     pool, split = load_run_data(model)
     positions = np.asarray(getattr(split, args.split), dtype=np.int64)
     database = args.split != "query"  # database and training images are stored items, not queries

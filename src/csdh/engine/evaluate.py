@@ -51,12 +51,12 @@ def evaluate_model(model: RunModel, pool: ImagePool, split: Split, topk: Optiona
 
 def evaluate_run(run_dir: Union[str, Path], topk: Optional[int] = -1, device: str = "cpu",
                  progress: Optional[Callable[..., Iterable]] = None, feature_cache: Optional[FeatureCache] = None,
-                 write: bool = True, db_dither: Optional[float] = None) -> Dict[str, Any]:
+                 write: bool = True, db_dither: Optional[float] = None, workers: int = 0) -> Dict[str, Any]:
     """Evaluate a run directory on its own protocol; with ``write``, save ``metrics.json``, CSVs and plots.
 
     ``db_dither`` overrides the run's database dither (:attr:`TrainConfig.db_dither`); None keeps it.
     """
-    model = RunModel.load(run_dir, device=device, db_dither=db_dither)
+    model = RunModel.load(run_dir, device=device, db_dither=db_dither, workers=workers)
     pool, split = load_run_data(model)
     metrics, _, _ = evaluate_model(model, pool, split, topk=topk, progress=progress, feature_cache=feature_cache)
     if write:

@@ -36,21 +36,29 @@ def no_progress(iterable: Iterable, **_: object) -> Iterable:
     return iterable
 
 
+def pool_loader(ds: PoolDataset, batch_size: int, workers: int = 0, device: str = "cpu") -> DataLoader:
+    """Batches of ``ds`` in order; ``workers`` > 0 loads them in that many processes (pinned memory for
+    CUDA), which keeps a GPU fed: one process resizing images is slower than the network there."""
+    return DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers,
+                      pin_memory=workers > 0 and str(device).startswith("cuda"))
+
+
 @torch.inference_mode()
 def forward_pool(fn: Callable[[torch.Tensor], torch.Tensor], pool: ImagePool, positions: np.ndarray, input_size: int,
                  batch_size: int = 32, device: str = "cpu", progress: Optional[Progress] = None,
-                 desc: str = "encode") -> np.ndarray:
+                 desc: str = "encode", workers: int = 0) -> np.ndarray:
     """Apply ``fn`` (images in [0, 1] -> vectors) to pool images in batches; float32 ``(n, D)``.
 
-    Memory stays flat: one batch of images at a time plus the output array.
+    Memory stays flat: one batch of images at a time plus the output array. ``workers`` > 0 loads and
+    resizes images in that many worker processes (same result, in the same order).
     """
     ds = PoolDataset(pool, positions, input_size)
-    loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=0)
+    loader = pool_loader(ds, batch_size, workers, device)
     out: Optional[np.ndarray] = None
     start = 0
     bar = (progress or no_progress)(loader, desc=desc, total=len(loader), unit="batch")
     for images, _, _ in bar:
-        y = fn(to_float(images.to(device))).float().cpu().numpy()
+        y = fn(to_float(images.to(device, non_blocking=True))).float().cpu().numpy()
         if out is None:
             out = np.empty((len(ds), y.shape[1]), dtype=np.float32)
         out[start:start + len(y)] = y
@@ -82,7 +90,7 @@ class FeatureCache:
 
     def get(self, backbone: torch.nn.Module, backbone_name: str, input_size: int, pool: ImagePool,
             positions: np.ndarray, batch_size: int = 32, device: str = "cpu",
-            progress: Optional[Progress] = None) -> np.ndarray:
+            progress: Optional[Progress] = None, workers: int = 0) -> np.ndarray:
         """Features float32 ``(len(positions), d)`` of pool ``positions``; missing rows are computed first."""
         positions = np.asarray(positions, dtype=np.int64)
         dim = int(getattr(backbone, "out_dim"))
@@ -110,7 +118,7 @@ class FeatureCache:
                      input_size, int(done.sum()))
             backbone.eval()
             feats[missing] = forward_pool(backbone, pool, missing, input_size, batch_size, device, progress,
-                                          desc="features")
+                                          desc="features", workers=workers)
             feats.flush()
             done[missing] = True
             with atomic_output(mask_path) as tmp:

@@ -46,7 +46,8 @@ def check_mixup(config: TrainConfig, pool) -> None:
 
 def train_run(config: TrainConfig, out: Union[str, Path], overwrite: bool = False, resume: bool = False,
               device: str = "cpu", progress: Optional[Callable[..., Iterable]] = None, download: bool = True,
-              feature_cache: Optional[FeatureCache] = None, pretrained: bool = True) -> Dict[str, Any]:
+              feature_cache: Optional[FeatureCache] = None, pretrained: bool = True,
+              workers: int = 0) -> Dict[str, Any]:
     """Train ``config`` into the run directory ``out`` (see :class:`csdh.engine.trainer.Trainer`).
 
     With ``resume`` the split is read back from the run directory, so a resumed run sees exactly the
@@ -64,5 +65,5 @@ def train_run(config: TrainConfig, out: Union[str, Path], overwrite: bool = Fals
         build_loss(config, pool.n_classes, len(split.train))  # a bad loss argument fails before anything is written
         run.prepare_new(overwrite)
     trainer = Trainer(config, pool, split, run, device=device, progress=progress, feature_cache=feature_cache,
-                      pretrained=pretrained)
+                      pretrained=pretrained, workers=workers)
     return trainer.fit(resume=resume)

@@ -23,7 +23,8 @@ class RunModel:
     """The selected model of a run directory (``model.pt``), ready to encode.
 
     Use :meth:`load`. Attributes: ``config`` (TrainConfig), ``net`` (HashingNet in eval mode),
-    ``checksum`` (sha256 of model.pt), ``class_names``, ``device``, ``db_dither`` (the spread of the
+    ``checksum`` (sha256 of model.pt), ``class_names``, ``device``, ``workers`` (processes that load
+    images when encoding a pool; 0: this one), ``db_dither`` (the spread of the
     database codes' thresholds, :attr:`TrainConfig.db_dither` unless overridden).
 
     Queries are binarised with ``sign(h)`` (:meth:`pack_query`), database items with
@@ -31,17 +32,18 @@ class RunModel:
     """
 
     def __init__(self, run: RunDir, config: TrainConfig, net: torch.nn.Module, checksum: str,
-                 class_names: List[str], device: torch.device) -> None:
+                 class_names: List[str], device: torch.device, workers: int = 0) -> None:
         self.run = run
         self.config = config
         self.net = net
         self.checksum = checksum
         self.class_names = class_names
         self.device = device
+        self.workers = int(workers)
 
     @classmethod
     def load(cls, run_dir: Union[str, Path], device: str = "cpu", pretrained: bool = True,
-             db_dither: Optional[float] = None) -> "RunModel":
+             db_dither: Optional[float] = None, workers: int = 0) -> "RunModel":
         """Load ``run_dir/model.pt``; ``db_dither`` overrides the run's database dither (None keeps it)."""
         from csdh.engine.trainer import build_net
 
@@ -61,7 +63,8 @@ class RunModel:
             config = config.replace(db_dither=float(db_dither))
         dev = torch.device(device)
         net = net.to(dev).to(memory_format=torch.channels_last).eval()
-        return cls(run, config, net, run.model_checksum() or "", list(state.get("class_names") or []), dev)
+        return cls(run, config, net, run.model_checksum() or "", list(state.get("class_names") or []), dev,
+                   workers=workers)
 
     @property
     def bits(self) -> int:
@@ -95,7 +98,8 @@ class RunModel:
         if not self.config.finetune:
             cache = feature_cache or FeatureCache()
             feats = cache.get(self.net.backbone, self.config.backbone, self.config.input_size, pool, positions,
-                              batch_size=batch_size, device=str(self.device), progress=progress)
+                              batch_size=batch_size, device=str(self.device), progress=progress,
+                              workers=self.workers)
             with torch.inference_mode():
                 codes = []
                 for start in range(0, len(feats), 4096):
@@ -103,7 +107,7 @@ class RunModel:
                     codes.append(self.net.forward_head(f).float().cpu().numpy())
                 return np.concatenate(codes) if codes else np.zeros((0, self.bits), np.float32)
         return forward_pool(self.net, pool, positions, self.config.input_size, batch_size=batch_size,
-                            device=str(self.device), progress=progress, desc=desc)
+                            device=str(self.device), progress=progress, desc=desc, workers=self.workers)
 
     def pack_query(self, codes: np.ndarray) -> np.ndarray:
         """Continuous query codes ``(n, K)`` -> packed uint8 ``(n, K / 8)``: sign(h)."""

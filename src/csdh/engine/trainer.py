@@ -17,7 +17,6 @@ from typing import Any, Callable, Dict, Iterable, Optional
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from csdh.codes import pack, pack_dithered
 from csdh.data.pool import ImagePool
@@ -25,7 +24,7 @@ from csdh.data.pool_dataset import PoolDataset
 from csdh.data.protocols import Split
 from csdh.data.transforms import augment_batch, mixup, to_float
 from csdh.engine.config import RESUMABLE_CHANGES, TrainConfig
-from csdh.engine.features import FeatureCache, forward_pool, no_progress
+from csdh.engine.features import FeatureCache, forward_pool, no_progress, pool_loader
 from csdh.engine.run_dir import RunDir, atomic_torch_save, atomic_write_text
 from csdh.engine.weight_ema import WeightEMA
 from csdh.errors import UserError
@@ -79,11 +78,12 @@ class Trainer:
         progress: optional ``progress(iterable, desc=, total=, unit=)`` wrapper (the CLI passes tqdm).
         feature_cache: where frozen features are cached (default ``~/.cache/csdh/features``).
         pretrained: load the backbone's pretrained weights (tests may use False).
+        workers: processes that load and resize images (0: this one); the result does not depend on it.
     """
 
     def __init__(self, config: TrainConfig, pool: ImagePool, split: Split, run_dir: RunDir, device: str = "cpu",
                  progress: Optional[Callable[..., Iterable]] = None, feature_cache: Optional[FeatureCache] = None,
-                 pretrained: bool = True) -> None:
+                 pretrained: bool = True, workers: int = 0) -> None:
         self.config = config
         self.pool = pool
         self.split = split
@@ -92,6 +92,7 @@ class Trainer:
         self.progress = progress or no_progress
         self.cache = feature_cache or FeatureCache()
         self.pretrained = pretrained
+        self.workers = int(workers)
         self.train_pos = np.array(split.train, dtype=np.int64)  # a writable copy
         self.labels = torch.from_numpy(pool.labels.astype(np.float32))
 
@@ -127,7 +128,8 @@ class Trainer:
         parts = {name: getattr(self.split, name) for name in names}
         everything = np.concatenate([np.asarray(v, dtype=np.int64) for v in parts.values()])
         args = (self.net.backbone, self.config.backbone, self.config.input_size, self.pool)
-        self.cache.get(*args, everything, device=str(self.device), progress=self.progress)  # one pass for all
+        self.cache.get(*args, everything, device=str(self.device), progress=self.progress,  # one pass for all
+                       workers=self.workers)
         for name, pos in parts.items():
             feats = self.cache.get(*args, np.asarray(pos, dtype=np.int64), device=str(self.device))
             self.features[name] = torch.from_numpy(feats).to(self.device)
@@ -198,14 +200,14 @@ class Trainer:
         n_batches = len(perm) // c.batch_size + (1 if len(perm) % c.batch_size >= 2 else 0)
         if self.end_to_end(epoch):
             ds = PoolDataset(self.pool, self.train_pos[perm.numpy()], c.input_size)
-            loader = DataLoader(ds, batch_size=c.batch_size, shuffle=False, num_workers=0)
+            loader = pool_loader(ds, c.batch_size, self.workers, str(self.device))
             for i, (images, labels, _) in enumerate(loader):
                 if len(images) < 2:
                     break
                 idx = perm[i * c.batch_size:i * c.batch_size + len(images)]
                 # uint8 to the device first: a quarter of the bytes, and scaling and augmentation run there
                 # (the random draws still come from the CPU generator, so every device sees the same ones)
-                x = to_float(images.to(self.device))
+                x = to_float(images.to(self.device, non_blocking=True))
                 if c.augment:
                     x = augment_batch(x, generator=g, erase_prob=c.erase_prob)
                 yield x, labels.to(self.device), idx.to(self.device)
@@ -274,7 +276,8 @@ class Trainer:
                 return net.forward_head(self.features[name]).cpu().numpy()
             positions = getattr(self.split, name)
             return forward_pool(net, self.pool, positions, self.config.input_size, batch_size=32,
-                                device=str(self.device), progress=self.progress, desc=f"encode {name}")
+                                device=str(self.device), progress=self.progress, desc=f"encode {name}",
+                                workers=self.workers)
 
     def validate(self) -> float:
         """mAP@ALL of the validation queries against the validation database."""
