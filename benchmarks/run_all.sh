@@ -62,6 +62,8 @@ $CSDH evaluate "$OUT/ft160mix" --db-dither 0.95
 $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 224 --epochs 20 --eval-every 5 --mixup 0.4 --out "$OUT/ft224mix" --overwrite
 $PY benchmarks/db_dither.py "$OUT/ft224mix" --spreads 0,0.5,0.8,0.9,0.95 | tee "$OUT/db_dither_ft224mix.json"
 $CSDH evaluate "$OUT/ft224mix" --db-dither 0.95
+# on a CUDA machine (not run here): benchmarks/gpu_recipe.sh OUT DATA_DIR cuda r224s0:0:20:224, and
+#   python benchmarks/bench_throughput.py --device cuda --input-size 224 --n 2048 --threads 8 --workers 0,4,12
 # approximate indexes on the learned codes, and the service under load
 $CSDH encode "$OUT/frozen/runs/csdh-48-r0" --split database --out "$OUT/db48.npz" --overwrite
 $CSDH encode "$OUT/frozen/runs/csdh-48-r0" --split query --out "$OUT/q48.npz" --overwrite
