@@ -1,10 +1,13 @@
 """Test-time flip averaging: does encoding ``h(x) + h(flip(x))`` before the sign help retrieval?
 
-Usage: python benchmarks/flip_average.py RUN_DIR [--threads N]
+Usage: python benchmarks/flip_average.py RUN_DIR [--threads N] [--spreads 0,0.95]
 
 Encodes the protocol's queries and database of a fine-tuned run twice (as they are, and mirrored left to
 right), then prints mAP (the protocol's cut-off) and precision within radius 2 for the plain codes, the
-mirrored codes and the sign of their sum. It measures an idea; csdh does not encode with flips.
+mirrored codes and their mean, binarised with plain signs and, for each further spread T of
+``--spreads``, with the database dithered as ``csdh --db-dither T`` does (queries keep sign(h)). Each row
+also carries db_dither.py's validation measure on unseen images (the 5,000 training images search the 500
+validation images), which chooses without the queries. It measures an idea; csdh does not encode with flips.
 """
 from __future__ import annotations
 
@@ -15,18 +18,21 @@ import time
 import numpy as np
 import torch
 
-from csdh.codes import pack
+from code_accuracy import codes_at
+
+from csdh.codes import pack, pack_dithered
 from csdh.engine.evaluate import load_run_data
 from csdh.engine.features import forward_pool
 from csdh.engine.run_model import RunModel
 from csdh.malloc_tuning import tune_malloc
-from csdh.metrics import evaluate_all
+from csdh.metrics import evaluate_all, mean_average_precision
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("run_dir")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--spreads", default="0", help="database dither spreads, e.g. 0,0.95 (0: plain sign)")
     args = p.parse_args()
     tune_malloc()  # as the csdh command does
     torch.set_num_threads(args.threads)
@@ -40,11 +46,18 @@ def main() -> None:
                         model.config.input_size)
     seconds = time.perf_counter() - t0
     k, nq = model.bits, len(split.query)
+    d_pos, L = np.asarray(split.database, np.int64), pool.labels
+    t_pos, v_pos = np.asarray(split.train, np.int64), np.asarray(split.val_query, np.int64)
     result = {"run": args.run_dir, "encode_seconds": seconds}
-    for name, h in (("plain", both[:, :k]), ("flipped", both[:, k:]), ("average", both[:, :k] + both[:, k:])):
-        m = evaluate_all(pack(h[:nq]), pack(h[nq:]), pool.labels[split.query], pool.labels[split.database],
-                         topk=split.topk)
-        result[name] = {"map": m["map"], "precision_radius_2": m["precision_at_radius_2"]}
+    for name, h in (("plain", both[:, :k]), ("flipped", both[:, k:]), ("average", (both[:, :k] + both[:, k:]) / 2)):
+        d = h[nq:]
+        t, v = codes_at(t_pos, d, d_pos, model, pool), codes_at(v_pos, d, d_pos, model, pool)
+        for spread in (float(x) for x in args.spreads.split(",")):
+            m = evaluate_all(pack(h[:nq]), pack_dithered(d, spread, model.config.seed), L[split.query], L[d_pos],
+                             topk=split.topk)
+            val = mean_average_precision(pack(t), pack_dithered(v, spread, model.config.seed), L[t_pos], L[v_pos])
+            result[name if spread == 0 else f"{name}_dither_{spread:g}"] = {
+                "map": m["map"], "precision_radius_2": m["precision_at_radius_2"], "val_unseen_map": float(val)}
     print(json.dumps(result, indent=2))
 
 

@@ -18,7 +18,7 @@ from csdh.atomic_io import atomic_output
 from csdh.data.download import cache_dir as data_cache_dir
 from csdh.data.download import cache_root
 from csdh.data.pool import ImagePool
-from csdh.data.pool_dataset import PoolDataset
+from csdh.data.pool_dataset import PoolDataset, check_batch, collate_or_error
 from csdh.data.transforms import to_float
 
 LOG = logging.getLogger(__name__)
@@ -39,7 +39,9 @@ def no_progress(iterable: Iterable, **_: object) -> Iterable:
 def pool_loader(ds: PoolDataset, batch_size: int, workers: int = 0, device: str = "cpu") -> DataLoader:
     """Batches of ``ds`` in order; ``workers`` > 0 loads them in that many processes (pinned memory for
     CUDA), which keeps a GPU fed: one process resizing images is slower than the network there."""
+    ds.errors_as_items = workers > 0  # an unusable image reaches the caller as a clean UserError
     return DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers,
+                      collate_fn=collate_or_error if workers > 0 else None,
                       pin_memory=workers > 0 and str(device).startswith("cuda"))
 
 
@@ -57,7 +59,8 @@ def forward_pool(fn: Callable[[torch.Tensor], torch.Tensor], pool: ImagePool, po
     out: Optional[np.ndarray] = None
     start = 0
     bar = (progress or no_progress)(loader, desc=desc, total=len(loader), unit="batch")
-    for images, _, _ in bar:
+    for batch in bar:
+        images, _, _ = check_batch(batch)
         y = fn(to_float(images.to(device, non_blocking=True))).float().cpu().numpy()
         if out is None:
             out = np.empty((len(ds), y.shape[1]), dtype=np.float32)

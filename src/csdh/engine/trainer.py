@@ -20,7 +20,7 @@ import torch
 
 from csdh.codes import pack, pack_dithered
 from csdh.data.pool import ImagePool
-from csdh.data.pool_dataset import PoolDataset
+from csdh.data.pool_dataset import PoolDataset, check_batch
 from csdh.data.protocols import Split
 from csdh.data.transforms import augment_batch, mixup, to_float
 from csdh.engine.config import RESUMABLE_CHANGES, TrainConfig
@@ -201,7 +201,8 @@ class Trainer:
         if self.end_to_end(epoch):
             ds = PoolDataset(self.pool, self.train_pos[perm.numpy()], c.input_size)
             loader = pool_loader(ds, c.batch_size, self.workers, str(self.device))
-            for i, (images, labels, _) in enumerate(loader):
+            for i, batch in enumerate(loader):
+                images, labels, _ = check_batch(batch)
                 if len(images) < 2:
                     break
                 idx = perm[i * c.batch_size:i * c.batch_size + len(images)]
