@@ -1,6 +1,6 @@
 """mAP@ALL of a run's codes with dithered database thresholds, for a range of spreads (one encoding).
 
-Usage: python benchmarks/db_dither.py RUN_DIR [--spreads 0,0.5,0.8,0.9,0.95] [--device cpu]
+Usage: python benchmarks/db_dither.py RUN_DIR [--spreads 0,0.5,0.8,0.9,0.95] [--device cpu] [--workers N]
 
 Queries are binarised with sign(h); database images with sign(h - tau), tau from
 ``csdh.codes.dither_thresholds(K, spread, seed of the run)`` (docs/method.md, "Database codes"). For each
@@ -31,9 +31,10 @@ def main() -> None:
     p.add_argument("run_dir")
     p.add_argument("--spreads", default="0,0.5,0.8,0.9,0.95")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--workers", type=int, default=0, help="image-loading processes (csdh --workers)")
     args = p.parse_args()
     tune_malloc()  # as the csdh command does
-    model = RunModel.load(args.run_dir, device=args.device)
+    model = RunModel.load(args.run_dir, device=args.device, workers=args.workers)
     pool, split = load_run_data(model)
     L = pool.labels
     q_pos, d_pos = np.asarray(split.query, np.int64), np.asarray(split.database, np.int64)

@@ -5,7 +5,8 @@
 #
 # Usage: benchmarks/gpu_recipe.sh OUT DATA_DIR [DEVICE] [RUN ...]
 #   RUN is NAME:SEED:EPOCHS:SIZE (default: the four runs reported in BENCHMARKS.md).
-# Extra `csdh train` options can be passed in CSDH_TRAIN_ARGS (the CPU smoke test uses tiny settings).
+# Extra `csdh train` options can be passed in CSDH_TRAIN_ARGS (the CPU smoke test uses tiny settings);
+# CSDH_WORKERS image-loading processes (default 0, as in the run reported; 4 was fastest on the H200).
 set -u
 OUT=$1
 DATA=$2
@@ -25,14 +26,16 @@ for spec in "${RUNS[@]}"; do
     # shellcheck disable=SC2086
     if ! $PY -m csdh train --dataset fashion-mnist --data-dir "$DATA" --no-download --bits 48 --finetune \
             --input-size "$size" --epochs "$epochs" --eval-every 5 --mixup 0.4 --seed "$seed" \
-            --device "$DEVICE" --out "$run" --overwrite ${CSDH_TRAIN_ARGS:-} >"$log" 2>&1; then
+            --device "$DEVICE" --workers "${CSDH_WORKERS:-0}" --out "$run" --overwrite ${CSDH_TRAIN_ARGS:-} \
+            >"$log" 2>&1; then
         echo "{\"run\": \"$name\", \"error\": \"training failed, see $name.log\"}" >>"$summary"
         tail -5 "$log"
         continue
     fi
     t1=$(date +%s)
     { echo "# log.jsonl"; cat "$run/log.jsonl"; echo "# db_dither.py"; } >>"$log"
-    $PY benchmarks/db_dither.py "$run" --spreads 0,0.9,0.95 --device "$DEVICE" >>"$log" 2>&1
+    $PY benchmarks/db_dither.py "$run" --spreads 0,0.9,0.95 --device "$DEVICE" --workers "${CSDH_WORKERS:-0}" \
+        >>"$log" 2>&1
     t2=$(date +%s)
     $PY - "$log" "$name" "$seed" "$epochs" "$size" "$((t1 - t0))" "$((t2 - t1))" >>"$summary" <<'PYEOF'
 import json, sys
