@@ -62,6 +62,15 @@ $CSDH evaluate "$OUT/ft160mix" --db-dither 0.95
 $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 224 --epochs 20 --eval-every 5 --mixup 0.4 --out "$OUT/ft224mix" --overwrite
 $PY benchmarks/db_dither.py "$OUT/ft224mix" --spreads 0,0.5,0.8,0.9,0.95 | tee "$OUT/db_dither_ft224mix.json"
 $CSDH evaluate "$OUT/ft224mix" --db-dither 0.95
+# the 160-px recipe's spread over seeds, a longer schedule, and test-time flips (about 30 minutes each)
+for seed in 1 2; do
+  $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --seed $seed --out "$OUT/ft160s$seed" --overwrite
+  $PY benchmarks/db_dither.py "$OUT/ft160s$seed" --spreads 0,0.95,0.98 | tee "$OUT/db_dither_ft160s$seed.json"
+done
+$CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 30 --eval-every 5 --mixup 0.4 --out "$OUT/ft160e30" --overwrite
+for run in ft160mix ft160e30; do
+  $PY benchmarks/flip_average.py "$OUT/$run" --spreads 0,0.95,0.98 | tee "$OUT/flip_$run.json"
+done
 # on a CUDA machine (not run here): benchmarks/gpu_recipe.sh OUT DATA_DIR cuda r224s0:0:20:224, and
 #   python benchmarks/bench_throughput.py --device cuda --input-size 224 --n 2048 --threads 8 --workers 0,4,12
 # approximate indexes on the learned codes, and the service under load
