@@ -19,7 +19,7 @@ import numpy as np
 
 from code_accuracy import codes_at
 
-from csdh.codes import dither_thresholds, pack
+from csdh.codes import dither_thresholds, pack, pack_dithered
 from csdh.engine.evaluate import load_run_data
 from csdh.engine.run_model import RunModel
 from csdh.malloc_tuning import tune_malloc
@@ -44,11 +44,12 @@ def main() -> None:
     qb, tb = pack(q), pack(t)  # queries keep sign(h) at every spread
     rows = []
     for spread in (float(x) for x in args.spreads.split(",")):
-        tau = dither_thresholds(model.bits, spread, model.config.seed)
-        db = pack(d - tau)
+        db = pack_dithered(d, spread, model.config.seed)  # as csdh binarises database codes
+        tau = dither_thresholds(model.bits, spread, model.config.seed)  # for the queries-dithered-too column
         rows.append({
             "spread": spread,
-            "val_unseen_map": float(mean_average_precision(tb, pack(v - tau), L[t_pos], L[v_pos])),
+            "val_unseen_map": float(mean_average_precision(tb, pack_dithered(v, spread, model.config.seed),
+                                                           L[t_pos], L[v_pos])),
             "map": float(mean_average_precision(qb, db, L[q_pos], L[d_pos])),
             "precision_at_radius_2": float(precision_at_radius(qb, db, L[q_pos], L[d_pos], 2)),
             "map_queries_dithered_too": float(mean_average_precision(pack(q - tau), db, L[q_pos], L[d_pos])),

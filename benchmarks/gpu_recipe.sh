@@ -40,10 +40,9 @@ for spec in "${RUNS[@]}"; do
     $PY - "$log" "$name" "$seed" "$epochs" "$size" "$((t1 - t0))" "$((t2 - t1))" >>"$summary" <<'PYEOF'
 import json, sys
 log, name, seed, epochs, size, train_s, eval_s = sys.argv[1:]
-lines = open(log).read().split("# db_dither.py", 1)[1]
-rows = {r["spread"]: r for r in (json.loads(l) for l in lines.splitlines() if l.startswith('{"spread"'))}
-hist = [json.loads(l) for l in open(log).read().split("# log.jsonl", 1)[1].split("# db_dither.py")[0].splitlines() if l.strip()]
-vals = [h["val_map"] for h in hist if h.get("val_map") is not None]
+history, dither = open(log).read().split("# log.jsonl", 1)[1].split("# db_dither.py", 1)
+rows = {r["spread"]: r for r in (json.loads(l) for l in dither.splitlines() if l.startswith('{"spread"'))}
+vals = [h["val_map"] for h in (json.loads(l) for l in history.splitlines() if l.strip()) if "val_map" in h]
 print(json.dumps({"run": name, "seed": int(seed), "epochs": int(epochs), "size": int(size),
                   "train_s": int(train_s), "dither_eval_s": int(eval_s), "best_val_map": max(vals) if vals else None,
                   "map_plain": rows.get(0.0, {}).get("map"),

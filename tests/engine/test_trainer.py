@@ -193,9 +193,9 @@ def test_loader_workers_change_nothing_but_speed(fashion_folder, tmp_path, monke
 
     used = []
 
-    def spy(ds, batch_size, workers=0, device="cpu"):
+    def spy(pool, positions, input_size, batch_size, workers=0, device="cpu"):
         used.append(workers)
-        return features.pool_loader(ds, batch_size, workers, device)
+        return features.pool_loader(pool, positions, input_size, batch_size, workers, device)
 
     monkeypatch.setattr(trainer, "pool_loader", spy)
     cfg = _config(fashion_folder, finetune=True, warmup_epochs=1, epochs=1, batch_size=16, n_val=20)

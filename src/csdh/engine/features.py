@@ -36,10 +36,13 @@ def no_progress(iterable: Iterable, **_: object) -> Iterable:
     return iterable
 
 
-def pool_loader(ds: PoolDataset, batch_size: int, workers: int = 0, device: str = "cpu") -> DataLoader:
-    """Batches of ``ds`` in order; ``workers`` > 0 loads them in that many processes (pinned memory for
-    CUDA), which keeps a GPU fed: one process resizing images is slower than the network there."""
-    ds.errors_as_items = workers > 0  # an unusable image reaches the caller as a clean UserError
+def pool_loader(pool: ImagePool, positions: np.ndarray, input_size: int, batch_size: int, workers: int = 0,
+                device: str = "cpu") -> DataLoader:
+    """Batches of :class:`PoolDataset` items of ``positions``, in order (pass each through
+    :func:`check_batch`); ``workers`` > 0 loads them in that many processes (pinned memory for CUDA), which
+    keeps a GPU fed: one process resizing images is slower than the network there."""
+    # in worker processes an unusable image travels as an item, so it reaches the caller as a clean UserError
+    ds = PoolDataset(pool, positions, input_size, errors_as_items=workers > 0)
     return DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=workers,
                       collate_fn=collate_or_error if workers > 0 else None,
                       pin_memory=workers > 0 and str(device).startswith("cuda"))
@@ -54,8 +57,7 @@ def forward_pool(fn: Callable[[torch.Tensor], torch.Tensor], pool: ImagePool, po
     Memory stays flat: one batch of images at a time plus the output array. ``workers`` > 0 loads and
     resizes images in that many worker processes (same result, in the same order).
     """
-    ds = PoolDataset(pool, positions, input_size)
-    loader = pool_loader(ds, batch_size, workers, device)
+    loader = pool_loader(pool, positions, input_size, batch_size, workers, device)
     out: Optional[np.ndarray] = None
     start = 0
     bar = (progress or no_progress)(loader, desc=desc, total=len(loader), unit="batch")
@@ -63,7 +65,7 @@ def forward_pool(fn: Callable[[torch.Tensor], torch.Tensor], pool: ImagePool, po
         images, _, _ = check_batch(batch)
         y = fn(to_float(images.to(device, non_blocking=True))).float().cpu().numpy()
         if out is None:
-            out = np.empty((len(ds), y.shape[1]), dtype=np.float32)
+            out = np.empty((len(loader.dataset), y.shape[1]), dtype=np.float32)
         out[start:start + len(y)] = y
         start += len(y)
     if out is None:

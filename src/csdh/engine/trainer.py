@@ -20,7 +20,7 @@ import torch
 
 from csdh.codes import pack, pack_dithered
 from csdh.data.pool import ImagePool
-from csdh.data.pool_dataset import PoolDataset, check_batch
+from csdh.data.pool_dataset import check_batch
 from csdh.data.protocols import Split
 from csdh.data.transforms import augment_batch, mixup, to_float
 from csdh.engine.config import RESUMABLE_CHANGES, TrainConfig
@@ -199,8 +199,8 @@ class Trainer:
         perm = torch.randperm(len(self.train_pos), generator=g)
         n_batches = len(perm) // c.batch_size + (1 if len(perm) % c.batch_size >= 2 else 0)
         if self.end_to_end(epoch):
-            ds = PoolDataset(self.pool, self.train_pos[perm.numpy()], c.input_size)
-            loader = pool_loader(ds, c.batch_size, self.workers, str(self.device))
+            loader = pool_loader(self.pool, self.train_pos[perm.numpy()], c.input_size, c.batch_size, self.workers,
+                                 str(self.device))
             for i, batch in enumerate(loader):
                 images, labels, _ = check_batch(batch)
                 if len(images) < 2:
