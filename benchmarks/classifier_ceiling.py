@@ -1,11 +1,14 @@
 """What a plain softmax classifier, fine-tuned exactly like CSDH, achieves on a protocol (single-label data).
 
 Usage: python benchmarks/classifier_ceiling.py [--dataset fashion-mnist] [--input-size 96] [--seed 0]
-                                              [--epochs 12] [--warmup-epochs 40] [--out FILE.json]
+                                              [--epochs 12] [--warmup-epochs 40] [--mixup A] [--out FILE.json]
 
 The same backbone, head width, split, schedule (head warm-up on frozen features, then end-to-end with
 a lower backbone learning rate and frozen batch-norm statistics), augmentation and optimiser as
 ``csdh train --finetune``; only the last layer has one output per class and the loss is cross-entropy.
+With ``--mixup A`` images (features during the warm-up) and their one-hot labels are mixed exactly as
+``csdh train --mixup A`` mixes them (same function, same random draws), and the cross-entropy takes the
+mixed labels as target distributions.
 No hashing is involved, so the figures are a reference for what the 5,000 training images support:
 
 - ``query_accuracy`` / ``unseen_database_accuracy``: top-1 accuracy on images the model never saw;
@@ -28,7 +31,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from csdh.data.pool_dataset import PoolDataset
-from csdh.data.transforms import augment_batch, to_float
+from csdh.data.transforms import augment_batch, mixup, to_float
 from csdh.engine.features import FeatureCache, forward_pool
 from csdh.engine.pipeline import make_config, prepare_data
 from csdh.engine.trainer import cosine_lr, freeze_batch_norm
@@ -52,11 +55,12 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, help="end-to-end epochs (default: csdh train --finetune's)")
     p.add_argument("--warmup-epochs", type=int, help="head-only epochs first (default: csdh's)")
+    p.add_argument("--mixup", type=float, default=0.0, help="mixup's Beta(A, A) parameter, as csdh train --mixup")
     p.add_argument("--out", help="also write the result here (JSON)")
     args = p.parse_args()
     tune_malloc()  # as the csdh command does
     c = make_config(finetune=True, dataset=args.dataset, input_size=args.input_size, seed=args.seed,
-                    epochs=args.epochs, warmup_epochs=args.warmup_epochs)
+                    epochs=args.epochs, warmup_epochs=args.warmup_epochs, mixup=args.mixup)
     pool, split = prepare_data(c)
     if pool.multi_label:
         raise SystemExit("classifier_ceiling.py: needs single-label data")
@@ -66,7 +70,18 @@ def main() -> None:
     head = nn.Sequential(nn.Linear(backbone.out_dim, c.hidden), nn.ReLU(), nn.Dropout(c.dropout),
                          nn.Linear(c.hidden, pool.n_classes))
     train = np.asarray(split.train, dtype=np.int64)
-    y_train = torch.from_numpy(labels[train])
+    onehot = np.eye(pool.n_classes, dtype=np.float32)
+    y_train = torch.from_numpy(onehot[labels[train]])
+
+    def step(x: torch.Tensor, y: torch.Tensor, model, rng: np.random.Generator) -> float:
+        if c.mixup > 0:
+            x, y = mixup(x, y, c.mixup, rng)
+        loss = nn.functional.cross_entropy(model(x), y)  # y: class distributions (one-hot unless mixed)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return float(loss.detach())
+
     groups = [{"params": head.parameters(), "base_lr": c.lr}, {"params": backbone.parameters(), "base_lr": c.backbone_lr}]
     opt = torch.optim.AdamW(groups, lr=c.lr, weight_decay=c.weight_decay)
     t0 = time.perf_counter()
@@ -77,12 +92,10 @@ def main() -> None:
         torch.manual_seed(c.seed * 7919 + epoch)
         head.train()
         perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(c.seed * 100_003 + epoch))
+        mix_rng = np.random.default_rng([c.seed, epoch, 0x6D6978])  # the trainer's mixup stream
         for i in range(0, len(perm), c.batch_size):
             idx = perm[i:i + c.batch_size]
-            loss = nn.functional.cross_entropy(head(feats[idx]), y_train[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            step(feats[idx], y_train[idx], head, mix_rng)
 
     for epoch in range(c.epochs):  # end to end, batch-norm statistics frozen as in csdh
         e = c.warmup_epochs + epoch
@@ -94,14 +107,12 @@ def main() -> None:
         head.train()
         freeze_batch_norm(backbone.train())
         loader = DataLoader(PoolDataset(pool, train[perm.numpy()], c.input_size), batch_size=c.batch_size)
+        mix_rng = np.random.default_rng([c.seed, e, 0x6D6978])
         total, n = 0.0, 0
         for images, _, pos in loader:
             x = augment_batch(to_float(images), generator=g, erase_prob=c.erase_prob)
-            loss = nn.functional.cross_entropy(head(backbone(x)), torch.from_numpy(labels[pos.numpy()]))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total, n = total + float(loss.detach()) * len(x), n + len(x)
+            y = torch.from_numpy(onehot[labels[pos.numpy()]])
+            total, n = total + step(x, y, lambda b: head(backbone(b)), mix_rng) * len(x), n + len(x)
         print(f"epoch {epoch + 1}/{c.epochs} loss {total / n:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
     train_seconds = time.perf_counter() - t0
 
@@ -115,10 +126,9 @@ def main() -> None:
     pq, pd = posteriors(q_pos), posteriors(d_pos)
     unseen = ~np.isin(d_pos, train)
     ql, dl = labels[q_pos], labels[d_pos]
-    onehot = np.eye(pool.n_classes, dtype=np.float32)
     result = {
         "dataset": args.dataset, "input_size": c.input_size, "seed": c.seed, "epochs": c.epochs,
-        "warmup_epochs": c.warmup_epochs, "n_train": int(len(train)), "n_query": int(len(q_pos)),
+        "warmup_epochs": c.warmup_epochs, "mixup": c.mixup, "n_train": int(len(train)), "n_query": int(len(q_pos)),
         "n_database": int(len(d_pos)),
         "query_accuracy": float(np.mean(pq.argmax(1) == ql)),
         "unseen_database_accuracy": float(np.mean(pd[unseen].argmax(1) == dl[unseen])),
