@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every benchmark reported in BENCHMARKS.md, in order (about 7 hours on 2 CPU cores).
+# Every benchmark reported in BENCHMARKS.md, in order (more than ten hours on 2 CPU cores; each run's own time is in BENCHMARKS.md).
 # Usage: bash benchmarks/run_all.sh [OUT_DIR]   (default benchmarks/out)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,6 +70,14 @@ done
 $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 30 --eval-every 5 --mixup 0.4 --out "$OUT/ft160e30" --overwrite
 for run in ft160mix ft160e30; do
   $PY benchmarks/flip_average.py "$OUT/$run" --spreads 0,0.95,0.98 | tee "$OUT/flip_$run.json"
+done
+# the classifier yardstick trained with the 160-px recipe on the same three seeds, beside the CSDH runs'
+# continuous and binary codes (about 25 minutes per seed, then 5 per run)
+for seed in 0 1 2; do
+  $PY benchmarks/classifier_ceiling.py --input-size 160 --epochs 20 --mixup 0.4 --seed $seed --out "$OUT/classifier_160mix_s$seed.json"
+done
+for run in ft160mix ft160s1 ft160s2; do
+  $PY benchmarks/code_accuracy.py "$OUT/$run" --continuous | tee "$OUT/code_accuracy_$run.json"
 done
 # on a CUDA machine (not run here): benchmarks/gpu_recipe.sh OUT DATA_DIR cuda r224s0:0:20:224, and
 #   python benchmarks/bench_throughput.py --device cuda --input-size 224 --n 2048 --threads 8 --workers 0,4,12
