@@ -28,11 +28,10 @@ import time
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
-from csdh.data.pool_dataset import PoolDataset
-from csdh.data.transforms import augment_batch, mixup, to_float
-from csdh.engine.features import FeatureCache, forward_pool
+from csdh.data.pool_dataset import check_batch
+from csdh.data.transforms import augment_batch, mixup, mixup_rng, to_float
+from csdh.engine.features import FeatureCache, forward_pool, pool_loader
 from csdh.engine.pipeline import make_config, prepare_data
 from csdh.engine.trainer import cosine_lr, freeze_batch_norm
 from csdh.malloc_tuning import tune_malloc
@@ -72,8 +71,10 @@ def main() -> None:
     train = np.asarray(split.train, dtype=np.int64)
     onehot = np.eye(pool.n_classes, dtype=np.float32)
     y_train = torch.from_numpy(onehot[labels[train]])
+    groups = [{"params": head.parameters(), "base_lr": c.lr}, {"params": backbone.parameters(), "base_lr": c.backbone_lr}]
+    opt = torch.optim.AdamW(groups, lr=c.lr, weight_decay=c.weight_decay)
 
-    def step(x: torch.Tensor, y: torch.Tensor, model, rng: np.random.Generator) -> float:
+    def step(model, x: torch.Tensor, y: torch.Tensor, rng: np.random.Generator) -> float:
         if c.mixup > 0:
             x, y = mixup(x, y, c.mixup, rng)
         loss = nn.functional.cross_entropy(model(x), y)  # y: class distributions (one-hot unless mixed)
@@ -82,8 +83,8 @@ def main() -> None:
         opt.step()
         return float(loss.detach())
 
-    groups = [{"params": head.parameters(), "base_lr": c.lr}, {"params": backbone.parameters(), "base_lr": c.backbone_lr}]
-    opt = torch.optim.AdamW(groups, lr=c.lr, weight_decay=c.weight_decay)
+    def net(x: torch.Tensor) -> torch.Tensor:
+        return head(backbone(x))
     t0 = time.perf_counter()
 
     feats = torch.from_numpy(FeatureCache().get(backbone, c.backbone, c.input_size, pool, train))
@@ -92,10 +93,10 @@ def main() -> None:
         torch.manual_seed(c.seed * 7919 + epoch)
         head.train()
         perm = torch.randperm(len(train), generator=torch.Generator().manual_seed(c.seed * 100_003 + epoch))
-        mix_rng = np.random.default_rng([c.seed, epoch, 0x6D6978])  # the trainer's mixup stream
+        mix_rng = mixup_rng(c.seed, epoch)  # the trainer's mixup stream
         for i in range(0, len(perm), c.batch_size):
             idx = perm[i:i + c.batch_size]
-            step(feats[idx], y_train[idx], head, mix_rng)
+            step(head, feats[idx], y_train[idx], mix_rng)
 
     for epoch in range(c.epochs):  # end to end, batch-norm statistics frozen as in csdh
         e = c.warmup_epochs + epoch
@@ -106,13 +107,13 @@ def main() -> None:
         perm = torch.randperm(len(train), generator=g)
         head.train()
         freeze_batch_norm(backbone.train())
-        loader = DataLoader(PoolDataset(pool, train[perm.numpy()], c.input_size), batch_size=c.batch_size)
-        mix_rng = np.random.default_rng([c.seed, e, 0x6D6978])
+        mix_rng = mixup_rng(c.seed, e)
         total, n = 0.0, 0
-        for images, _, pos in loader:
+        for batch in pool_loader(pool, train[perm.numpy()], c.input_size, c.batch_size):
+            images, _, pos = check_batch(batch)
             x = augment_batch(to_float(images), generator=g, erase_prob=c.erase_prob)
             y = torch.from_numpy(onehot[labels[pos.numpy()]])
-            total, n = total + step(x, y, lambda b: head(backbone(b)), mix_rng) * len(x), n + len(x)
+            total, n = total + step(net, x, y, mix_rng) * len(x), n + len(x)
         print(f"epoch {epoch + 1}/{c.epochs} loss {total / n:.4f} ({time.perf_counter() - t0:.0f} s)", flush=True)
     train_seconds = time.perf_counter() - t0
 
@@ -120,7 +121,7 @@ def main() -> None:
     backbone.eval()
 
     def posteriors(positions: np.ndarray) -> np.ndarray:
-        return forward_pool(lambda x: torch.softmax(head(backbone(x)), 1), pool, positions, c.input_size)
+        return forward_pool(lambda x: torch.softmax(net(x), 1), pool, positions, c.input_size)
 
     q_pos, d_pos = np.asarray(split.query), np.asarray(split.database)
     pq, pd = posteriors(q_pos), posteriors(d_pos)

@@ -80,11 +80,10 @@ for run in ft160mix ft160s1 ft160s2; do
   $PY benchmarks/code_accuracy.py "$OUT/$run" --continuous | tee "$OUT/code_accuracy_$run.json"
 done
 # two variants at 96 px against the 96-px mixup run: no Hamming term, and mixup 1.0 (about 13 minutes each)
-for variant in "lh0 --mixup 0.4 --loss-arg lambda_ham=0" "mix1 --mixup 1.0"; do
-  set -- $variant
-  name=$1; shift
-  $CSDH train --dataset fashion-mnist --bits 48 --finetune --eval-every 4 --epochs 20 "$@" --out "$OUT/ft96_$name" --overwrite
-  $PY benchmarks/db_dither.py "$OUT/ft96_$name" --spreads 0,0.95 | tee "$OUT/db_dither_ft96_$name.json"
+$CSDH train --dataset fashion-mnist --bits 48 --finetune --eval-every 4 --epochs 20 --mixup 0.4 --loss-arg lambda_ham=0 --out "$OUT/ft96_lh0" --overwrite
+$CSDH train --dataset fashion-mnist --bits 48 --finetune --eval-every 4 --epochs 20 --mixup 1.0 --out "$OUT/ft96_mix1" --overwrite
+for run in ft96_lh0 ft96_mix1; do
+  $PY benchmarks/db_dither.py "$OUT/$run" --spreads 0,0.95 | tee "$OUT/db_dither_$run.json"
 done
 # on a CUDA machine (not run here): benchmarks/gpu_recipe.sh OUT DATA_DIR cuda r224s0:0:20:224, and
 #   python benchmarks/bench_throughput.py --device cuda --input-size 224 --n 2048 --threads 8 --workers 0,4,12

@@ -98,6 +98,11 @@ def random_erase(batch: torch.Tensor, prob: float, area: Tuple[float, float] = (
     return torch.where(inside.unsqueeze(1).to(batch.device), noise.to(batch.device), batch)
 
 
+def mixup_rng(seed: int, epoch: int) -> np.random.Generator:
+    """The random source of :func:`mixup` in ``epoch`` of a run seeded ``seed`` (the same after ``--resume``)."""
+    return np.random.default_rng([seed, epoch, 0x6D6978])  # 0x6D6978: "mix"
+
+
 def mixup(batch: torch.Tensor, labels: torch.Tensor, alpha: float,
           rng: np.random.Generator) -> Tuple[torch.Tensor, torch.Tensor]:
     """Mix each item with a random partner of the same batch (Zhang et al., ICLR 2018).

@@ -22,7 +22,7 @@ from csdh.codes import pack, pack_dithered
 from csdh.data.pool import ImagePool
 from csdh.data.pool_dataset import check_batch
 from csdh.data.protocols import Split
-from csdh.data.transforms import augment_batch, mixup, to_float
+from csdh.data.transforms import augment_batch, mixup, mixup_rng, to_float
 from csdh.engine.config import RESUMABLE_CHANGES, TrainConfig
 from csdh.engine.features import FeatureCache, forward_pool, no_progress, pool_loader
 from csdh.engine.run_dir import RunDir, atomic_torch_save, atomic_write_text
@@ -244,7 +244,7 @@ class Trainer:
         bar = self.progress(self._batches(epoch), desc=f"epoch {epoch + 1}/{c.total_epochs}", total=n_batches, unit="batch")
         total, n_items, t0 = 0.0, 0, time.perf_counter()
         terms: Dict[str, float] = {}
-        mix_rng = np.random.default_rng([c.seed, epoch, 0x6D6978])  # "mix": reproducible after --resume
+        mix_rng = mixup_rng(c.seed, epoch)
         for step, (x, y, idx) in enumerate(bar):
             if c.mixup > 0:
                 x, y = mixup(x, y, c.mixup, mix_rng)
