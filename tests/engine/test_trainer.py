@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from csdh.engine.pipeline import make_config, train_run
+from csdh.engine.pipeline import make_config, prepare_data, train_run
 from csdh.engine.run_dir import RunDir
 from csdh.engine.trainer import Trainer
 from csdh.errors import UserError
@@ -216,3 +216,20 @@ def test_loader_workers_change_nothing_but_speed(fashion_folder, tmp_path, monke
 
     pool, split = load_run_data(m0)
     np.testing.assert_array_equal(m0.encode_pool(pool, split.database), m2.encode_pool(pool, split.database))
+
+
+def test_a_loss_with_parameters_learns_with_the_head_and_resumes(fashion_folder, tmp_path, monkeypatch):
+    cfg = _config(fashion_folder, epochs=3, loss_args=(("lambda_cls", 0.5),))
+    train_run(cfg, tmp_path / "full")
+    ck = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)
+    trainer = Trainer(cfg, *prepare_data(cfg), RunDir(tmp_path / "fresh"))
+    trainer._setup()  # the same seed: the classifier's initial weights
+    initial = trainer.loss.classifier.weight.detach().clone()
+    assert not torch.allclose(ck["loss"]["classifier.weight"], initial), "the code classifier did not train"
+    assert any(p is trainer.loss.classifier.weight for g in trainer.optimizer.param_groups for p in g["params"])
+    log = [json.loads(line) for line in (tmp_path / "full" / "log.jsonl").read_text().splitlines()]
+    assert all(r["loss_cls"] > 0 for r in log)
+    _kill_at_epoch_then_resume(cfg, tmp_path / "killed", 2, monkeypatch)
+    resumed = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
+    for k in ("classifier.weight", "classifier.bias"):
+        assert torch.allclose(ck["loss"][k], resumed["loss"][k], atol=1e-6), k

@@ -117,3 +117,46 @@ def test_gradients_flow_and_consistent_codes_score_lower(naive):
     rand = torch.tanh(torch.randn(naive.B, naive.K, generator=torch.Generator().manual_seed(3), dtype=torch.float64))
     loss = CSDHLoss(naive.K, naive.C, memory_bank=False)
     assert float(loss(naive.hadamard_codes(labels), labels)) < float(loss(rand, labels))
+
+
+def naive_code_cross_entropy(logits, labels):
+    """Per-item loop: -sum_c p_c log softmax(logits)_c with p the label row divided by its sum; empty rows skipped."""
+    total, n = 0.0, 0
+    for row, y in zip(logits, labels):
+        mass = sum(float(v) for v in y)
+        if mass == 0:
+            continue
+        log_z = torch.log(sum(torch.exp(v) for v in row))
+        total = total - sum(float(y[c]) / mass * (row[c] - log_z) for c in range(len(row)))
+        n += 1
+    return total / n
+
+
+@pytest.mark.parametrize("kind", ["single", "multi", "mixed"])
+def test_classification_term_adds_lambda_times_naive_cross_entropy(naive, grad_of, kind):
+    codes, labels = naive.make_batch("single" if kind == "mixed" else kind)
+    if kind == "mixed":  # mixup's label rows: class distributions
+        labels = 0.7 * labels + 0.3 * labels.roll(1, dims=0)
+    labels[0] = 0  # an item without a label takes no part in the term
+    codes.requires_grad_(True)
+    plain = CSDHLoss(naive.K, naive.C, memory_bank=False).double()
+    extended = CSDHLoss(naive.K, naive.C, memory_bank=False, lambda_cls=0.3).double()
+    got = extended(codes, labels)
+    logits = codes @ extended.classifier.weight.T + extended.classifier.bias
+    want = plain(codes, labels) + 0.3 * naive_code_cross_entropy(logits, labels)
+    assert torch.allclose(got, want, rtol=1e-6, atol=1e-8)
+    assert torch.allclose(grad_of(got, codes), grad_of(want, codes), rtol=1e-6, atol=1e-8)
+    assert extended.last_terms["cls"] == pytest.approx(float(naive_code_cross_entropy(logits, labels).detach()), rel=1e-9)
+
+
+def test_classification_term_is_off_by_default_and_checked(naive):
+    loss = CSDHLoss(naive.K, naive.C, n_train=10)
+    assert loss.lambda_cls == 0 and loss.classifier is None and not list(loss.parameters())
+    with_cls = CSDHLoss(naive.K, naive.C, n_train=10, lambda_cls=0.1)
+    assert [n for n, _ in with_cls.named_parameters()] == ["classifier.weight", "classifier.bias"]
+    with pytest.raises(ValueError, match="lambda_cls"):
+        CSDHLoss(naive.K, naive.C, n_train=10, lambda_cls=-1)
+    codes = torch.zeros(3, naive.K, requires_grad=True)
+    out = with_cls(codes, torch.zeros(3, naive.C), torch.arange(3))  # no labelled item: the term is 0
+    out.backward()
+    assert with_cls.last_terms["cls"] == 0.0

@@ -103,7 +103,8 @@ class Trainer:
         self.net = build_net(c, pretrained=self.pretrained).to(self.device)
         self.net = self.net.to(memory_format=torch.channels_last)
         self.loss = build_loss(c, self.pool.n_classes, len(self.train_pos)).to(self.device)
-        head_params = list(self.net.head.parameters())
+        # a loss with parameters of its own (CSDH's optional code classifier) learns with the hash head
+        head_params = list(self.net.head.parameters()) + list(self.loss.parameters())
         groups = [{"params": head_params, "lr": c.lr, "base_lr": c.lr}]
         if c.finetune:
             groups.append({"params": list(self.net.backbone.parameters()), "lr": c.backbone_lr, "base_lr": c.backbone_lr})

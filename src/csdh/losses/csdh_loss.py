@@ -4,17 +4,19 @@ Liu, Wu, Yin, Yu, Zhu, Lou, "An improved deep hashing model for image retrieval 
 similarities", Journal of Big Data 11:54 (2024). Our reading of the method is written out, term by term,
 in ``docs/method.md``; this file implements exactly that:
 
-    L = L_sim + lambda_ham * L_ham + lambda_q * L_q
+    L = L_sim + lambda_ham * L_ham + lambda_q * L_q  [+ lambda_cls * L_cls, an optional extension, off by default]
 
     Theta_ij = alpha * <h_i, h_j> / 2
     L_sim    = mean_ij  w_ij * [ log(1 + exp(Theta_ij)) - s_ij * Theta_ij ]
     d_ij     = K (1 - cos(h_i, h_j)) / 2    (relaxed Hamming distance; ham_cosine=False: (K - <h_i, h_j>) / 2)
     L_ham    = mean_ij  v_ij * [ s_ij * d_ij + (1 - s_ij) * max(0, m - d_ij) ] / K
     L_q      = mean( (|h| - 1)^2 )
+    L_cls    = mean_i  - sum_c  (y_ic / sum_c' y_ic') * log softmax(W h_i + b)_c      (items with a label)
 
 where s_ij is the label similarity (:func:`csdh.losses.similarity.label_similarity`); w_ij (v_ij) are 1
 or, with ``balance=True`` (``balance_ham=True``), weights that give similar and dissimilar pairs equal
-total mass.
+total mass. L_cls is not part of our reading of the paper: a linear classifier on the codes (DSDH's
+auxiliary term, Li et al. 2017), trained with the loss; it is off (``lambda_cls = 0``) unless asked for.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from csdh.losses.base import BaseHashingLoss
 from csdh.losses.registry import LOSSES
@@ -50,6 +53,21 @@ def balanced_pair_weights(sim: torch.Tensor, mask: torch.Tensor) -> torch.Tensor
     return w
 
 
+def code_classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of ``logits`` ``(B, C)`` against label vectors normalised to distributions.
+
+    A one-hot row is its class, a multi-hot row its labels in equal parts, a mixed (mixup) row the mixed
+    distribution. Rows without any label carry no class and are left out; if no row has one, the loss is 0
+    (still connected to ``logits``, so backward works).
+    """
+    mass = labels.sum(dim=1)
+    keep = mass > 0
+    if not bool(keep.any()):
+        return logits.sum() * 0.0
+    target = labels[keep] / mass[keep].unsqueeze(1)
+    return -(target * F.log_softmax(logits[keep], dim=1)).sum(dim=1).mean()
+
+
 @LOSSES.register("csdh")
 class CSDHLoss(BaseHashingLoss):
     """CSDH loss (Liu et al., J. Big Data 2024): label-similarity likelihood + Hamming embedding + quantization.
@@ -73,6 +91,12 @@ class CSDHLoss(BaseHashingLoss):
             d_ij = K (1 - cos(h_i, h_j)) / 2, which equals the Hamming distance of binary codes like the
             plain relaxation but cannot be satisfied by shrinking the codes towards 0.
         soft_similarity: cosine label similarity instead of "shares at least one label".
+        lambda_cls: weight of an auxiliary classification term on the codes, L_cls, the cross-entropy of a
+            linear classifier ``Linear(K, C)`` on ``h`` against the label vector normalised to a distribution
+            (one-hot: the class; multi-hot: its labels in equal parts; mixup: the mixed distribution); items
+            without a label are left out. The classifier is a parameter of the loss (the trainer optimises it
+            with the hash head and saves it in checkpoints) and is not used at search time. 0 (default): off,
+            the loss is exactly L_sim + lambda_ham L_ham + lambda_q L_q. Not in the paper; see docs/method.md.
         memory_bank: pair each batch item with the latest codes of all training items seen so far
             (the bank is refreshed with the batch's codes first; an item is never paired with itself);
             if False, only pairs within the batch (i != j) count.
@@ -91,6 +115,7 @@ class CSDHLoss(BaseHashingLoss):
         balance_ham: bool = True,
         ham_cosine: bool = True,
         soft_similarity: bool = False,
+        lambda_cls: float = 0.0,
         memory_bank: bool = True,
     ) -> None:
         super().__init__(n_bits, n_classes)
@@ -105,6 +130,10 @@ class CSDHLoss(BaseHashingLoss):
         self.ham_cosine = bool(ham_cosine)
         self.soft_similarity = bool(soft_similarity)
         self.memory_bank = bool(memory_bank)
+        if lambda_cls < 0:
+            raise ValueError(f"lambda_cls must be >= 0, got {lambda_cls}")
+        self.lambda_cls = float(lambda_cls)
+        self.classifier = nn.Linear(n_bits, n_classes) if self.lambda_cls > 0 else None
         self.uses_index = self.memory_bank
         if self.memory_bank:
             self.register_buffer("bank_codes", torch.zeros(n_train, n_bits))
@@ -151,4 +180,9 @@ class CSDHLoss(BaseHashingLoss):
         l_q = ((codes.abs() - 1) ** 2).mean()
 
         self.last_terms = {"sim": float(l_sim.detach()), "ham": float(l_ham.detach()), "q": float(l_q.detach())}
-        return l_sim + self.lambda_ham * l_ham + self.lambda_q * l_q
+        total = l_sim + self.lambda_ham * l_ham + self.lambda_q * l_q
+        if self.classifier is not None:
+            l_cls = code_classification_loss(self.classifier(codes), labels)
+            self.last_terms["cls"] = float(l_cls.detach())
+            total = total + self.lambda_cls * l_cls
+        return total
