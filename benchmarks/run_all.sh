@@ -85,6 +85,14 @@ $CSDH train --dataset fashion-mnist --bits 48 --finetune --eval-every 4 --epochs
 for run in ft96_lh0 ft96_mix1; do
   $PY benchmarks/db_dither.py "$OUT/$run" --spreads 0,0.95 | tee "$OUT/db_dither_$run.json"
 done
+# the optional classification term on the codes (lambda_cls): frozen sweep with the held-out measure, then the
+# 160-px recipe with lambda_cls = 0.1 on the three seeds (about 25 minutes each), and its continuous codes
+$PY benchmarks/tune_csdh.py --out "$OUT/tune_cls" --heldout --set mixup=0.4 --grid lambda_cls=0,0.1,0.3,1
+for seed in 0 1 2; do
+  $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --loss-arg lambda_cls=0.1 --seed $seed --out "$OUT/ft160cls_s$seed" --overwrite
+  $PY benchmarks/db_dither.py "$OUT/ft160cls_s$seed" --spreads 0,0.95,0.98 | tee "$OUT/db_dither_ft160cls_s$seed.json"
+done
+$PY benchmarks/code_accuracy.py "$OUT/ft160cls_s0" --continuous | tee "$OUT/code_accuracy_ft160cls_s0.json"
 # on a CUDA machine (not run here): benchmarks/gpu_recipe.sh OUT DATA_DIR cuda r224s0:0:20:224, and
 #   python benchmarks/bench_throughput.py --device cuda --input-size 224 --n 2048 --threads 8 --workers 0,4,12
 # approximate indexes on the learned codes, and the service under load
