@@ -110,11 +110,13 @@ def test_user_errors_are_one_line_exit_2(argv, expected, tmp_path, capsys):
     assert expected in _one_line_error(capsys)
 
 
-def test_bad_loss_argument_is_a_user_error(fashion_folder, tmp_path, capsys):
+@pytest.mark.parametrize("arg, expected", [("no_such_weight=1", "no_such_weight"), ("lambda_cls=-1", "lambda_cls")])
+def test_bad_loss_argument_is_a_user_error(fashion_folder, tmp_path, capsys, arg, expected):
     code = main(["train", "--dataset", "image-folder", "--data-dir", str(fashion_folder), "--epochs", "1",
-                 "--input-size", "32", "--loss-arg", "no_such_weight=1", "--out", str(tmp_path / "r")])
+                 "--input-size", "32", "--loss-arg", arg, "--out", str(tmp_path / "r")])
     assert code == 2
-    assert "no_such_weight" in _one_line_error(capsys)
+    assert expected in _one_line_error(capsys)
+    assert not (tmp_path / "r").exists()  # refused before anything is written
 
 
 def test_every_command_has_help(capsys):

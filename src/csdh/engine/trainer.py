@@ -49,7 +49,7 @@ def build_loss(config: TrainConfig, n_classes: int, n_train: int) -> BaseHashing
     factory = LOSSES.get(config.method)
     try:
         return factory(n_bits=config.bits, n_classes=n_classes, n_train=n_train, **config.loss_kwargs)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:  # an unknown name, or a value the loss refuses
         raise UserError(f"bad argument for method {config.method!r}: {exc}") from None
 
 
