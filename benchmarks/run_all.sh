@@ -93,6 +93,8 @@ for seed in 0 1 2; do
   $PY benchmarks/db_dither.py "$OUT/ft160cls_s$seed" --spreads 0,0.95,0.98 | tee "$OUT/db_dither_ft160cls_s$seed.json"
 done
 $PY benchmarks/code_accuracy.py "$OUT/ft160cls_s0" --continuous | tee "$OUT/code_accuracy_ft160cls_s0.json"
+$CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --loss-arg lambda_cls=0.03 --out "$OUT/ft160cls003_s0" --overwrite
+$PY benchmarks/db_dither.py "$OUT/ft160cls003_s0" --spreads 0,0.95,0.98 | tee "$OUT/db_dither_ft160cls003_s0.json"
 # on a CUDA machine (not run here): benchmarks/gpu_recipe.sh OUT DATA_DIR cuda r224s0:0:20:224, and
 #   python benchmarks/bench_throughput.py --device cuda --input-size 224 --n 2048 --threads 8 --workers 0,4,12
 # approximate indexes on the learned codes, and the service under load
