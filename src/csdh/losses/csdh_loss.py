@@ -64,8 +64,7 @@ def code_classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torc
     keep = mass > 0
     if not bool(keep.any()):
         return logits.sum() * 0.0
-    target = labels[keep] / mass[keep].unsqueeze(1)
-    return -(target * F.log_softmax(logits[keep], dim=1)).sum(dim=1).mean()
+    return F.cross_entropy(logits[keep], labels[keep] / mass[keep].unsqueeze(1))  # probability targets
 
 
 @LOSSES.register("csdh")
