@@ -1,6 +1,6 @@
 """mAP@ALL of a run's codes with dithered database thresholds, for a range of spreads (one encoding).
 
-Usage: python benchmarks/db_dither.py RUN_DIR [--spreads 0,0.5,0.8,0.9,0.95] [--device cpu] [--workers N]
+Usage: python benchmarks/db_dither.py RUN_DIR [--spreads 0,0.5,0.8,0.9,0.95] [--shape] [--device cpu] [--workers N]
 
 Queries are binarised with sign(h); database images with sign(h - tau), tau from
 ``csdh.codes.dither_thresholds(K, spread, seed of the run)`` (docs/method.md, "Database codes"). For each
@@ -8,7 +8,9 @@ spread it prints the protocol's mAP@ALL and precision within Hamming radius 2 an
 without the queries, a validation measure on unseen images: the 500 validation images (database images
 outside the training split, never the protocol's queries) form the database and are searched by the
 5,000 training images as queries. ``map_queries_dithered_too`` applies the same thresholds to the
-queries as well, which csdh does not do.
+queries as well, which csdh does not do. With ``--shape`` every row also carries the same measures for the
+database codes noise-shaped from those signs (``csdh.codes.pack_shaped``, ``--db-shape``; the code moment is
+computed from the training images' codes, as the trainer does, so runs trained before it existed work too).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import numpy as np
 
 from code_accuracy import codes_at
 
-from csdh.codes import dither_thresholds, pack, pack_dithered
+from csdh.codes import code_moment, dither_thresholds, pack, pack_dithered, pack_shaped
 from csdh.engine.evaluate import load_run_data
 from csdh.engine.run_model import RunModel
 from csdh.malloc_tuning import tune_malloc
@@ -30,6 +32,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("run_dir")
     p.add_argument("--spreads", default="0,0.5,0.8,0.9,0.95")
+    p.add_argument("--shape", action="store_true", help="also the noise-shaped database codes (--db-shape)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--workers", type=int, default=0, help="image-loading processes (csdh --workers)")
     args = p.parse_args()
@@ -54,6 +57,15 @@ def main() -> None:
             "precision_at_radius_2": float(precision_at_radius(qb, db, L[q_pos], L[d_pos], 2)),
             "map_queries_dithered_too": float(mean_average_precision(pack(q - tau), db, L[q_pos], L[d_pos])),
         })
+        if args.shape:
+            moment, seed = code_moment(t), model.config.seed
+            db_s = pack_shaped(d, moment, spread, seed)
+            rows[-1].update({
+                "shaped_val_unseen_map": float(mean_average_precision(tb, pack_shaped(v, moment, spread, seed),
+                                                                      L[t_pos], L[v_pos])),
+                "shaped_map": float(mean_average_precision(qb, db_s, L[q_pos], L[d_pos])),
+                "shaped_precision_at_radius_2": float(precision_at_radius(qb, db_s, L[q_pos], L[d_pos], 2)),
+            })
         print(json.dumps(rows[-1]), flush=True)
     print(json.dumps({"run": args.run_dir, "rows": rows}, indent=2))
 

@@ -72,6 +72,47 @@ def test_database_dither_applies_to_database_codes_only(trained_run, tmp_path):
     assert RunModel.load(trained_run).db_dither == 0.0  # evaluating with a dither leaves the run as it was
 
 
+def test_shaped_database_codes_on_the_command_line(trained_run, tmp_path, capsys):
+    import shutil
+
+    import torch
+
+    from csdh.codes import pack, pack_shaped
+    from csdh.engine.evaluate import load_run_data
+    from csdh.engine.run_model import RunModel
+
+    for split in ("query", "database"):
+        assert main(["-q", "encode", str(trained_run), "--split", split, "--db-dither", "0.9", "--db-shape",
+                     "--out", str(tmp_path / f"{split}.npz")]) == 0
+    model = RunModel.load(trained_run)
+    pool, split = load_run_data(model)
+    h_q, h_d = model.encode_pool(pool, split.query), model.encode_pool(pool, split.database)
+    q, d = np.load(tmp_path / "query.npz"), np.load(tmp_path / "database.npz")
+    assert np.array_equal(q["codes"], pack(h_q)) and not bool(q["db_shape"])  # queries: sign(h), always
+    assert np.array_equal(d["codes"], pack_shaped(h_d, model.code_moment, 0.9, model.config.seed))
+    assert bool(d["db_shape"])
+
+    assert main(["-q", "evaluate", str(trained_run), "--db-dither", "0.9", "--db-shape"]) == 0
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["db_shape"] is True
+    assert metrics["map"] == pytest.approx(mean_average_precision(q["codes"], d["codes"], q["labels"], d["labels"]),
+                                           abs=1e-9)
+    assert not RunModel.load(trained_run).db_shape  # the run itself is unchanged
+    capsys.readouterr()
+
+    old = tmp_path / "old"  # a run whose model file predates the code moment
+    shutil.copytree(trained_run, old)
+    state = torch.load(old / "model.pt", weights_only=True)
+    del state["code_moment"]
+    torch.save(state, old / "model.pt")
+    before = (old / "metrics.json").read_bytes()
+    assert main(["evaluate", str(old), "--db-shape"]) == 2
+    err = capsys.readouterr().err
+    assert "model.pt" in err and "predates shaped database codes" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert (old / "metrics.json").read_bytes() == before  # nothing written
+
+
 def test_encode_refuses_to_overwrite(trained_run, tmp_path, capsys):
     out = tmp_path / "x.npz"
     out.write_bytes(b"keep me")

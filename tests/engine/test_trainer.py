@@ -185,6 +185,53 @@ def test_validation_uses_the_dithered_database_codes_and_resume_may_change_the_d
     train_run(_config(fashion_folder, epochs=3, db_dither=0.5), tmp_path / "run", resume=True)  # not a training change
 
 
+def test_shaped_database_codes_use_the_moment_saved_with_the_model(fashion_folder, tmp_path):
+    import torch
+
+    from csdh.codes import code_moment, pack_dithered, pack_shaped
+    from csdh.engine.evaluate import load_run_data
+    from csdh.engine.run_model import RunModel
+    from csdh.errors import UserError
+    from csdh.metrics import mean_average_precision
+
+    cfg = _config(fashion_folder, epochs=2, db_dither=0.9, db_shape=True)
+    summary = train_run(cfg, tmp_path / "run")
+    model = RunModel.load(tmp_path / "run")
+    assert model.db_shape and model.db_dither == 0.9
+    pool, split = load_run_data(model)
+    h_train = model.encode_pool(pool, split.val_database)  # the training images
+    assert np.allclose(model.code_moment, code_moment(h_train))  # saved with the kept model
+    d = model.pack_database(h_train)
+    assert np.array_equal(d, pack_shaped(h_train, code_moment(h_train), 0.9, cfg.seed))
+    assert not np.array_equal(d, pack_dithered(h_train, 0.9, cfg.seed))  # shaping flipped bits
+    q = model.pack_query(model.encode_pool(pool, split.val_query))
+    want = mean_average_precision(q, d, pool.labels[split.val_query], pool.labels[split.val_database])
+    assert summary["best_val_map"] == pytest.approx(want, abs=1e-6)  # validation measured the shaped codes
+    assert not RunModel.load(tmp_path / "run", db_shape=False).db_shape
+    train_run(_config(fashion_folder, epochs=3, db_dither=0.9), tmp_path / "run", resume=True)  # not a training change
+
+    # a model file written before the moment existed: usable, but not with shaping
+    state = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    del state["code_moment"]
+    state["config"]["db_shape"] = False
+    torch.save(state, tmp_path / "run" / "model.pt")
+    assert RunModel.load(tmp_path / "run").code_moment is None
+    with pytest.raises(UserError, match="predates shaped database codes") as exc:
+        RunModel.load(tmp_path / "run", db_shape=True)
+    assert "model.pt" in str(exc.value)
+
+
+def test_a_run_without_validation_still_saves_the_code_moment(fashion_folder, tmp_path):
+    from csdh.codes import code_moment
+    from csdh.engine.evaluate import load_run_data
+    from csdh.engine.run_model import RunModel
+
+    train_run(_config(fashion_folder, epochs=1, eval_every=0), tmp_path / "run")
+    model = RunModel.load(tmp_path / "run", db_shape=True)
+    pool, split = load_run_data(model)
+    assert np.allclose(model.code_moment, code_moment(model.encode_pool(pool, split.val_database)))
+
+
 def test_loader_workers_change_nothing_but_speed(fashion_folder, tmp_path, monkeypatch):
     """Images loaded and resized in worker processes: the same fine-tuned model, validation and codes."""
     import csdh.engine.features as features

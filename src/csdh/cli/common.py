@@ -43,6 +43,9 @@ def add_db_dither(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db-dither", type=float, metavar="T",
                    help="database codes binarised with per-bit thresholds spread over (-T, T) instead of the "
                         "run's own setting (0: plain sign; docs/method.md, 'Database codes')")
+    p.add_argument("--db-shape", action=argparse.BooleanOptionalAction, default=None,
+                   help="database codes noise-shaped against the training images' codes (or not), instead "
+                        "of the run's own setting (docs/method.md, 'Database codes')")
 
 
 def check_device(device: str) -> str:

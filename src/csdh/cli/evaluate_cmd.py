@@ -39,11 +39,13 @@ def run(args: argparse.Namespace) -> int:
     from csdh.engine.evaluate import evaluate_run
 
     m = evaluate_run(args.run_dir, topk=parse_topk(args.topk), device=check_device(args.device), progress=progress,
-                     db_dither=args.db_dither, workers=args.workers)
+                     db_dither=args.db_dither, workers=args.workers, db_shape=args.db_shape)
     r = [k for k in m if k.startswith("precision_at_radius")]
     print(f"mAP@{m['map_topk']}: {m['map']:.4f}   tie-aware mAP: {m['map_tie_aware']:.4f}   "
           + "   ".join(f"{k}: {m[k]:.4f}" for k in r))
     if m.get("db_dither"):
         print(f"database codes dithered over (-{m['db_dither']:g}, {m['db_dither']:g})")
+    if m.get("db_shape"):
+        print("database codes noise-shaped against the training images' codes")
     print(f"wrote {args.run_dir}/metrics.json")
     return 0

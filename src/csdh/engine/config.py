@@ -46,6 +46,10 @@ class TrainConfig:
             tau evenly spaced over (-db_dither, db_dither) in a seeded order
             (:func:`csdh.codes.dither_thresholds`); queries keep ``sign(h)``. 0 (default): plain sign. It
             changes no training step: ``csdh evaluate`` and ``csdh encode`` can override it.
+        db_shape: binarise database codes by noise shaping (:func:`csdh.codes.shape_codes`): starting from
+            the (dithered) signs, flip bits so that the codes' inner products with query-like codes (the
+            second moment of the training images' codes, stored in ``model.pt``) follow the continuous
+            ones. False (default): the signs as they are. Like ``db_dither`` it changes no training step.
         freeze_bn: keep the backbone's batch-norm layers in eval mode (pretrained statistics) while
             fine-tuning; small CPU batches give noisy batch statistics.
         ema_decay: keep an exponential moving average of the weights with this decay per step and
@@ -79,6 +83,7 @@ class TrainConfig:
     erase_prob: float = 0.0
     mixup: float = 0.0
     db_dither: float = 0.0
+    db_shape: bool = False
     freeze_bn: bool = True
     ema_decay: float = 0.0
     eval_every: int = 1
@@ -139,4 +144,4 @@ class TrainConfig:
 
 
 #: fields that may differ between a checkpoint and a resumed run
-RESUMABLE_CHANGES = ("epochs", "eval_every", "db_dither")
+RESUMABLE_CHANGES = ("epochs", "eval_every", "db_dither", "db_shape")

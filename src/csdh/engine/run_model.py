@@ -8,7 +8,7 @@ from typing import Callable, Iterable, List, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from csdh.codes import pack, pack_dithered
+from csdh.codes import pack, pack_dithered, pack_shaped
 from csdh.data.pool import ImagePool
 from csdh.data.transforms import resize_square, to_float
 from csdh.engine.config import TrainConfig
@@ -25,14 +25,18 @@ class RunModel:
     Use :meth:`load`. Attributes: ``config`` (TrainConfig), ``net`` (HashingNet in eval mode),
     ``checksum`` (sha256 of model.pt), ``class_names``, ``device``, ``workers`` (processes that load
     images when encoding a pool; 0: this one), ``db_dither`` (the spread of the
-    database codes' thresholds, :attr:`TrainConfig.db_dither` unless overridden).
+    database codes' thresholds, :attr:`TrainConfig.db_dither` unless overridden), ``db_shape``
+    (:attr:`TrainConfig.db_shape` unless overridden) and ``code_moment`` (the second moment of the training
+    images' codes saved with the model; None in model files written before it existed).
 
     Queries are binarised with ``sign(h)`` (:meth:`pack_query`), database items with
-    ``sign(h - tau)`` (:meth:`pack_database`; plain sign when ``db_dither`` is 0).
+    ``sign(h - tau)`` (:meth:`pack_database`; plain sign when ``db_dither`` is 0), then, with ``db_shape``,
+    noise-shaped against ``code_moment`` (:func:`csdh.codes.shape_codes`).
     """
 
     def __init__(self, run: RunDir, config: TrainConfig, net: torch.nn.Module, checksum: str,
-                 class_names: List[str], device: torch.device, workers: int = 0) -> None:
+                 class_names: List[str], device: torch.device, workers: int = 0,
+                 code_moment: Optional[np.ndarray] = None) -> None:
         self.run = run
         self.config = config
         self.net = net
@@ -40,11 +44,13 @@ class RunModel:
         self.class_names = class_names
         self.device = device
         self.workers = int(workers)
+        self.code_moment = code_moment
 
     @classmethod
     def load(cls, run_dir: Union[str, Path], device: str = "cpu", pretrained: bool = True,
-             db_dither: Optional[float] = None, workers: int = 0) -> "RunModel":
-        """Load ``run_dir/model.pt``; ``db_dither`` overrides the run's database dither (None keeps it)."""
+             db_dither: Optional[float] = None, workers: int = 0, db_shape: Optional[bool] = None) -> "RunModel":
+        """Load ``run_dir/model.pt``; ``db_dither`` and ``db_shape`` override the run's database binarisation
+        (None keeps it). Shaping with a model file that lacks the code moment is a user error."""
         from csdh.engine.trainer import build_net
 
         run = RunDir(run_dir)
@@ -61,10 +67,21 @@ class RunModel:
             raise UserError(f"incompatible model file ({type(exc).__name__}: {exc})", run.model) from None
         if db_dither is not None:
             config = config.replace(db_dither=float(db_dither))
+        if db_shape is not None:
+            config = config.replace(db_shape=bool(db_shape))
+        moment = state.get("code_moment")
+        if moment is not None:
+            if not isinstance(moment, torch.Tensor) or tuple(moment.shape) != (config.bits, config.bits):
+                raise UserError(f"incompatible model file (its code moment is not a {config.bits} x "
+                                f"{config.bits} tensor)", run.model)
+            moment = moment.double().numpy()
+        if config.db_shape and moment is None:
+            raise UserError("this model file predates shaped database codes (it has no code moment); "
+                            "retrain the run, or leave --db-shape off", run.model)
         dev = torch.device(device)
         net = net.to(dev).to(memory_format=torch.channels_last).eval()
         return cls(run, config, net, run.model_checksum() or "", list(state.get("class_names") or []), dev,
-                   workers=workers)
+                   workers=workers, code_moment=moment)
 
     @property
     def bits(self) -> int:
@@ -73,6 +90,10 @@ class RunModel:
     @property
     def db_dither(self) -> float:
         return float(self.config.db_dither)
+
+    @property
+    def db_shape(self) -> bool:
+        return bool(self.config.db_shape)
 
     @torch.inference_mode()
     def encode_images(self, images: Sequence[np.ndarray], batch_size: int = 32) -> np.ndarray:
@@ -114,7 +135,10 @@ class RunModel:
         return pack(codes)
 
     def pack_database(self, codes: np.ndarray) -> np.ndarray:
-        """Continuous database codes ``(n, K)`` -> packed uint8 ``(n, K / 8)``: sign(h - tau)."""
+        """Continuous database codes ``(n, K)`` -> packed uint8 ``(n, K / 8)``: sign(h - tau), shaped with
+        ``db_shape``."""
+        if self.db_shape:
+            return pack_shaped(codes, self.code_moment, self.db_dither, self.config.seed)
         return pack_dithered(codes, self.db_dither, self.config.seed)
 
     def encode_pool_packed(self, *args, database: bool = False, **kwargs) -> np.ndarray:

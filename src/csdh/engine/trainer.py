@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, Iterable, Optional
 import numpy as np
 import torch
 
-from csdh.codes import pack, pack_dithered
+from csdh.codes import code_moment, pack, pack_dithered, pack_shaped
 from csdh.data.pool import ImagePool
 from csdh.data.pool_dataset import check_batch
 from csdh.data.protocols import Split
@@ -282,15 +282,25 @@ class Trainer:
                                 workers=self.workers)
 
     def validate(self) -> float:
-        """mAP@ALL of the validation queries against the validation database."""
+        """mAP@ALL of the validation queries against the validation database (the training images, whose
+        codes also give the code moment saved with the model)."""
         q = pack(self.encode_split("val_query"))
-        d = pack_dithered(self.encode_split("val_database"), self.config.db_dither, self.config.seed)
+        train_codes = self.encode_split("val_database")
+        self._moment = code_moment(train_codes)
+        if self.config.db_shape:
+            d = pack_shaped(train_codes, self._moment, self.config.db_dither, self.config.seed)
+        else:
+            d = pack_dithered(train_codes, self.config.db_dither, self.config.seed)
         ql = self.pool.labels[self.split.val_query]
         dl = self.pool.labels[self.split.val_database]
         return float(mean_average_precision(q, d, ql, dl))
 
     def _save_model(self, epoch: int, val_map: Optional[float]) -> None:
+        """Write ``model.pt`` with the model being validated and the code moment of the training images'
+        codes under it (computed by :meth:`validate`, else here), which ``db_shape`` needs."""
         net = self.eval_net
+        if val_map is None:
+            self._moment = code_moment(self.encode_split("val_database"))
         atomic_torch_save({
             "format": CHECKPOINT_FORMAT,
             "config": self.config.to_dict(),
@@ -301,6 +311,7 @@ class Trainer:
             "backbone": net.backbone.state_dict() if self.config.finetune else None,
             "n_classes": self.pool.n_classes,
             "class_names": list(self.pool.class_names),
+            "code_moment": torch.from_numpy(self._moment),
         }, self.run.model)
 
     def fit(self, resume: bool = False) -> Dict[str, Any]:
