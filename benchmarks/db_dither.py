@@ -5,10 +5,12 @@ Usage: python benchmarks/db_dither.py RUN_DIR [--spreads 0,0.5,0.8,0.9,0.95] [--
 Queries are binarised with sign(h); database images with sign(h - tau), tau from
 ``csdh.codes.dither_thresholds(K, spread, seed of the run)`` (docs/method.md, "Database codes"). For each
 spread it prints the protocol's mAP@ALL and precision within Hamming radius 2 and, to choose the spread
-without the queries, a validation measure on unseen images: the 500 validation images (database images
-outside the training split, never the protocol's queries) form the database and are searched by the
-5,000 training images as queries. ``map_queries_dithered_too`` applies the same thresholds to the
-queries as well, which csdh does not do. With ``--shape`` every row also carries the same measures for the
+without the queries, two validation measures on unseen images: ``val_unseen_map``, where the 500 validation
+images (database images outside the training split, never the protocol's queries) form the database and
+are searched by the 5,000 training images as queries, and ``heldout_map``, the held-out measure of
+``tune_csdh.py --heldout``, where the validation images, binarised as queries, search the protocol's
+database minus themselves. ``map_queries_dithered_too`` applies the same thresholds to the queries as
+well, which csdh does not do. With ``--shape`` every row also carries the same measures for the
 database codes noise-shaped from those signs (``csdh.codes.pack_shaped``, ``--db-shape``; the code moment is
 computed from the training images' codes, as the trainer does, so runs trained before it existed work too).
 """
@@ -45,6 +47,8 @@ def main() -> None:
     q, d = model.encode_pool(pool, q_pos), model.encode_pool(pool, d_pos)
     t, v = codes_at(t_pos, d, d_pos, model, pool), codes_at(v_pos, d, d_pos, model, pool)
     qb, tb = pack(q), pack(t)  # queries keep sign(h) at every spread
+    held = ~np.isin(d_pos, v_pos)  # the held-out measure's database: the protocol's minus the validation images
+    vb = pack(v)
     rows = []
     for spread in (float(x) for x in args.spreads.split(",")):
         db = pack_dithered(d, spread, model.config.seed)  # as csdh binarises database codes
@@ -53,6 +57,7 @@ def main() -> None:
             "spread": spread,
             "val_unseen_map": float(mean_average_precision(tb, pack_dithered(v, spread, model.config.seed),
                                                            L[t_pos], L[v_pos])),
+            "heldout_map": float(mean_average_precision(vb, db[held], L[v_pos], L[d_pos[held]])),
             "map": float(mean_average_precision(qb, db, L[q_pos], L[d_pos])),
             "precision_at_radius_2": float(precision_at_radius(qb, db, L[q_pos], L[d_pos], 2)),
             "map_queries_dithered_too": float(mean_average_precision(pack(q - tau), db, L[q_pos], L[d_pos])),
@@ -63,6 +68,7 @@ def main() -> None:
             rows[-1].update({
                 "shaped_val_unseen_map": float(mean_average_precision(tb, pack_shaped(v, moment, spread, seed),
                                                                       L[t_pos], L[v_pos])),
+                "shaped_heldout_map": float(mean_average_precision(vb, db_s[held], L[v_pos], L[d_pos[held]])),
                 "shaped_map": float(mean_average_precision(qb, db_s, L[q_pos], L[d_pos])),
                 "shaped_precision_at_radius_2": float(precision_at_radius(qb, db_s, L[q_pos], L[d_pos], 2)),
             })
