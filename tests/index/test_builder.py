@@ -252,3 +252,20 @@ def test_indexed_items_get_database_codes_and_queries_plain_signs(tiny, tmp_path
         assert np.array_equal(np.concatenate([index.codes.code(i) for i in range(len(h))]), want)
     assert not np.array_equal(want, pack(h))  # the thresholds moved some of the tiny run's unsure bits
     assert np.array_equal(dithered.pack_query(h), pack(h))
+
+
+def test_indexed_items_get_shaped_codes_whatever_the_batch(tiny, tmp_path) -> None:
+    """A run with shaped database codes: the index holds exactly the library's shaped codes, and encoding in
+    batches of 5 (as the builder and the service's additions do) gives the same codes as all at once."""
+    from csdh.codes import pack_dithered, pack_shaped
+    from csdh.data.protocols import Split
+
+    shaped = RunModel.load(tiny.run, db_dither=0.9, db_shape=True)
+    src = dataset_source(shaped, "image-folder")
+    build_index(shaped, src, tmp_path / "idx", batch_size=5)
+    h = shaped.encode_pool(src.pool, Split.load(tiny.run / "split.json").database)
+    want = pack_shaped(h, shaped.code_moment, 0.9, shaped.config.seed)
+    with ImageIndex.open(tmp_path / "idx") as index:
+        assert np.array_equal(np.concatenate([index.codes.code(i) for i in range(len(h))]), want)
+    assert np.array_equal(shaped.pack_database(h), want)
+    assert not np.array_equal(want, pack_dithered(h, 0.9, shaped.config.seed))  # the shaping moved some bits
