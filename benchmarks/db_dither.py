@@ -49,6 +49,7 @@ def main() -> None:
     qb, tb = pack(q), pack(t)  # queries keep sign(h) at every spread
     held = ~np.isin(d_pos, v_pos)  # the held-out measure's database: the protocol's minus the validation images
     vb = pack(v)
+    moment, seed = code_moment(t), model.config.seed  # as the trainer saves it (--shape)
     rows = []
     for spread in (float(x) for x in args.spreads.split(",")):
         db = pack_dithered(d, spread, model.config.seed)  # as csdh binarises database codes
@@ -63,7 +64,6 @@ def main() -> None:
             "map_queries_dithered_too": float(mean_average_precision(pack(q - tau), db, L[q_pos], L[d_pos])),
         })
         if args.shape:
-            moment, seed = code_moment(t), model.config.seed
             db_s = pack_shaped(d, moment, spread, seed)
             rows[-1].update({
                 "shaped_val_unseen_map": float(mean_average_precision(tb, pack_shaped(v, moment, spread, seed),

@@ -59,13 +59,20 @@ def dither_thresholds(n_bits: int, spread: float, seed: int = 0) -> np.ndarray:
     return centres[order].astype(np.float32)
 
 
+def _minus_thresholds(h: np.ndarray, spread: float, seed: int) -> np.ndarray:
+    """``h - tau`` with :func:`dither_thresholds` (``h`` itself when ``spread`` is 0)."""
+    h = np.asarray(h)
+    if spread == 0:
+        return h
+    if h.ndim != 2:
+        raise ValueError(f"codes must be 2-D (n, K), got shape {h.shape}")
+    return h.astype(np.float32) - dither_thresholds(h.shape[1], spread, seed)
+
+
 def pack_dithered(h: np.ndarray, spread: float, seed: int = 0) -> np.ndarray:
     """Pack database codes ``(n, K)`` binarised with :func:`dither_thresholds`: ``pack(h - tau)``
     (plain :func:`pack` when ``spread`` is 0)."""
-    if spread == 0:
-        return pack(h)
-    h = np.asarray(h)
-    return pack(h.astype(np.float32) - dither_thresholds(h.shape[1], spread, seed))
+    return pack(_minus_thresholds(h, spread, seed))
 
 
 def code_moment(h: np.ndarray) -> np.ndarray:
@@ -131,11 +138,7 @@ def shape_codes(h: np.ndarray, moment: np.ndarray, start: np.ndarray, max_sweeps
 def pack_shaped(h: np.ndarray, moment: np.ndarray, spread: float = 0.0, seed: int = 0) -> np.ndarray:
     """Pack database codes ``(n, K)`` binarised by :func:`shape_codes`, started from the dithered signs
     ``sign(h - tau)`` of :func:`pack_dithered` (plain signs when ``spread`` is 0)."""
-    h = np.asarray(h, dtype=np.float32)
-    if h.ndim != 2:
-        raise ValueError(f"codes must be 2-D (n, K), got shape {h.shape}")
-    tau = dither_thresholds(h.shape[1], spread, seed) if spread else np.zeros(h.shape[1], np.float32)
-    return pack(shape_codes(h, moment, sign(h - tau)))
+    return pack(shape_codes(h, moment, sign(_minus_thresholds(h, spread, seed))))
 
 
 def unpack(packed: np.ndarray, n_bits: int | None = None) -> np.ndarray:

@@ -282,25 +282,29 @@ class Trainer:
                                 workers=self.workers)
 
     def validate(self) -> float:
-        """mAP@ALL of the validation queries against the validation database (the training images, whose
-        codes also give the code moment saved with the model)."""
+        """mAP@ALL of the validation queries against the validation database."""
+        return self._validate()[0]
+
+    def _validate(self):
+        """``(validation mAP@ALL, code moment)``: the validation database is the training split, whose codes
+        also give the code moment saved with the model (``db_shape``)."""
         q = pack(self.encode_split("val_query"))
         train_codes = self.encode_split("val_database")
-        self._moment = code_moment(train_codes)
+        moment = code_moment(train_codes)
         if self.config.db_shape:
-            d = pack_shaped(train_codes, self._moment, self.config.db_dither, self.config.seed)
+            d = pack_shaped(train_codes, moment, self.config.db_dither, self.config.seed)
         else:
             d = pack_dithered(train_codes, self.config.db_dither, self.config.seed)
         ql = self.pool.labels[self.split.val_query]
         dl = self.pool.labels[self.split.val_database]
-        return float(mean_average_precision(q, d, ql, dl))
+        return float(mean_average_precision(q, d, ql, dl)), moment
 
-    def _save_model(self, epoch: int, val_map: Optional[float]) -> None:
-        """Write ``model.pt`` with the model being validated and the code moment of the training images'
-        codes under it (computed by :meth:`validate`, else here), which ``db_shape`` needs."""
+    def _save_model(self, epoch: int, val_map: Optional[float], moment: Optional[np.ndarray] = None) -> None:
+        """Write ``model.pt`` with the model being validated and ``moment``, the code moment of the training
+        images' codes under it (computed here when None), which ``db_shape`` needs."""
         net = self.eval_net
-        if val_map is None:
-            self._moment = code_moment(self.encode_split("val_database"))
+        if moment is None:
+            moment = code_moment(self.encode_split("val_database"))
         atomic_torch_save({
             "format": CHECKPOINT_FORMAT,
             "config": self.config.to_dict(),
@@ -311,7 +315,7 @@ class Trainer:
             "backbone": net.backbone.state_dict() if self.config.finetune else None,
             "n_classes": self.pool.n_classes,
             "class_names": list(self.pool.class_names),
-            "code_moment": torch.from_numpy(self._moment),
+            "code_moment": torch.from_numpy(moment),
         }, self.run.model)
 
     def fit(self, resume: bool = False) -> Dict[str, Any]:
@@ -332,11 +336,11 @@ class Trainer:
             in_warmup = epoch < c.head_warmup
             if c.eval_every and not in_warmup and ((epoch + 1 - c.head_warmup) % c.eval_every == 0 or is_last):
                 t0 = time.perf_counter()
-                stats["val_map"] = self.validate()
+                stats["val_map"], moment = self._validate()
                 stats["val_seconds"] = time.perf_counter() - t0
                 if stats["val_map"] > self.best["val_map"]:
                     self.best = {"epoch": epoch + 1, "val_map": stats["val_map"]}
-                    self._save_model(epoch + 1, stats["val_map"])
+                    self._save_model(epoch + 1, stats["val_map"], moment)
             elif not c.eval_every and is_last:
                 self.best = {"epoch": epoch + 1, "val_map": None}
                 self._save_model(epoch + 1, None)
