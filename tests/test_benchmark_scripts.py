@@ -10,6 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from classifier_ceiling import mean_ap_by_score  # noqa: E402
 from code_accuracy import centre_accuracy, codes_at  # noqa: E402
+from posterior_codes import class_centres, code_posterior  # noqa: E402
 
 from csdh.codes import pack  # noqa: E402
 from csdh.metrics import mean_average_precision  # noqa: E402
@@ -44,3 +45,24 @@ def test_codes_at_reads_database_rows_and_encodes_only_what_is_missing():
     pool = list(range(10))
     np.testing.assert_array_equal(codes_at(np.array([5, 7]), d, d_pos, Model(), pool), d[[2, 0]])
     np.testing.assert_array_equal(codes_at(np.array([5, 3]), d, d_pos, Model(), pool), -np.ones((2, 2)))
+
+
+def test_class_centres_are_mean_sign_codes_and_zero_for_an_absent_class():
+    h = np.array([[0.2, -0.5], [-0.1, -0.9], [0.0, 0.3]], dtype=np.float32)
+    centres = class_centres(h, np.array([0, 0, 2]), 3)
+    # sign(0) = +1: row 2 is (+1, +1)
+    np.testing.assert_allclose(centres, [[0.0, -1.0], [0.0, 0.0], [1.0, 1.0]])
+
+
+def test_code_posterior_against_a_loop():
+    rng = np.random.default_rng(1)
+    h = np.tanh(rng.standard_normal((5, 8))).astype(np.float32)
+    centres = rng.uniform(-1, 1, (3, 8))
+    p = code_posterior(h, centres, tau=4.0)
+    for i in range(5):
+        e = [np.exp(4.0 * float(h[i] @ centres[c]) / 8) for c in range(3)]
+        np.testing.assert_allclose(p[i], np.array(e) / sum(e), rtol=1e-10)
+    # a large temperature stays finite and puts all mass on the nearest centre
+    hard = code_posterior(h, centres, tau=1e6)
+    assert np.isfinite(hard).all()
+    np.testing.assert_array_equal(hard.argmax(1), (h @ centres.T).argmax(1))
