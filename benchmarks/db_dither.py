@@ -30,6 +30,20 @@ from csdh.malloc_tuning import tune_malloc
 from csdh.metrics import mean_average_precision, precision_at_radius
 
 
+def encode_protocol(run_dir: str, device: str = "cpu", workers: int = 0):
+    """Load a run and encode the protocol's images once: ``(model, pool, positions, codes)``, both dicts with
+    keys ``query``, ``database``, ``train`` and ``val`` (continuous codes; training and validation images
+    are read from the database codes when they are database images)."""
+    model = RunModel.load(run_dir, device=device, workers=workers)
+    pool, split = load_run_data(model)
+    pos = {name: np.asarray(getattr(split, attr), np.int64)
+           for name, attr in (("query", "query"), ("database", "database"), ("train", "train"), ("val", "val_query"))}
+    q, d = model.encode_pool(pool, pos["query"]), model.encode_pool(pool, pos["database"])
+    codes = {"query": q, "database": d, "train": codes_at(pos["train"], d, pos["database"], model, pool),
+             "val": codes_at(pos["val"], d, pos["database"], model, pool)}
+    return model, pool, pos, codes
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("run_dir")
@@ -39,13 +53,10 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=0, help="image-loading processes (csdh --workers)")
     args = p.parse_args()
     tune_malloc()  # as the csdh command does
-    model = RunModel.load(args.run_dir, device=args.device, workers=args.workers)
-    pool, split = load_run_data(model)
+    model, pool, pos, codes = encode_protocol(args.run_dir, args.device, args.workers)
     L = pool.labels
-    q_pos, d_pos = np.asarray(split.query, np.int64), np.asarray(split.database, np.int64)
-    t_pos, v_pos = np.asarray(split.train, np.int64), np.asarray(split.val_query, np.int64)
-    q, d = model.encode_pool(pool, q_pos), model.encode_pool(pool, d_pos)
-    t, v = codes_at(t_pos, d, d_pos, model, pool), codes_at(v_pos, d, d_pos, model, pool)
+    q_pos, d_pos, t_pos, v_pos = pos["query"], pos["database"], pos["train"], pos["val"]
+    q, d, t, v = codes["query"], codes["database"], codes["train"], codes["val"]
     qb, tb = pack(q), pack(t)  # queries keep sign(h) at every spread
     held = ~np.isin(d_pos, v_pos)  # the held-out measure's database: the protocol's minus the validation images
     vb = pack(v)

@@ -28,11 +28,9 @@ import json
 import numpy as np
 
 from classifier_ceiling import mean_ap_by_score
-from code_accuracy import codes_at
+from db_dither import encode_protocol
 
 from csdh.codes import code_moment, pack, pack_shaped, sign
-from csdh.engine.evaluate import load_run_data
-from csdh.engine.run_model import RunModel
 from csdh.malloc_tuning import tune_malloc
 from csdh.metrics import mean_average_precision
 
@@ -62,15 +60,12 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=0, help="image-loading processes (csdh --workers)")
     args = p.parse_args()
     tune_malloc()  # as the csdh command does
-    model = RunModel.load(args.run_dir, device=args.device, workers=args.workers)
-    pool, split = load_run_data(model)
+    model, pool, pos, codes = encode_protocol(args.run_dir, args.device, args.workers)
     if pool.multi_label:
         raise SystemExit("posterior_codes.py: multi-label data has no single class per image")
     y, L = pool.labels.argmax(1), pool.labels
-    q_pos, d_pos = np.asarray(split.query, np.int64), np.asarray(split.database, np.int64)
-    t_pos, v_pos = np.asarray(split.train, np.int64), np.asarray(split.val_query, np.int64)
-    q, d = model.encode_pool(pool, q_pos), model.encode_pool(pool, d_pos)
-    t, v = codes_at(t_pos, d, d_pos, model, pool), codes_at(v_pos, d, d_pos, model, pool)
+    q_pos, d_pos, t_pos, v_pos = pos["query"], pos["database"], pos["train"], pos["val"]
+    q, d, t, v = codes["query"], codes["database"], codes["train"], codes["val"]
     centres = class_centres(t, y[t_pos], pool.n_classes)
     moment, seed = code_moment(t), model.config.seed
     qb, vb, qs = pack(q), pack(v), sign(q).astype(np.float32)
