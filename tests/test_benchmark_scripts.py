@@ -11,8 +11,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from classifier_ceiling import mean_ap_by_score  # noqa: E402
 from code_accuracy import centre_accuracy, codes_at  # noqa: E402
 from posterior_codes import class_centres, code_posterior  # noqa: E402
+from query_side import code_covariance, query_rankings, shaped_queries  # noqa: E402
 
-from csdh.codes import pack  # noqa: E402
+from csdh.codes import code_moment, pack, shaping_error, sign, unpack  # noqa: E402
 from csdh.metrics import mean_average_precision  # noqa: E402
 
 
@@ -66,3 +67,32 @@ def test_code_posterior_against_a_loop():
     hard = code_posterior(h, centres, tau=1e6)
     assert np.isfinite(hard).all()
     np.testing.assert_array_equal(hard.argmax(1), (h @ centres.T).argmax(1))
+
+
+def test_code_covariance_is_the_population_covariance_of_the_signs():
+    h = np.random.default_rng(3).normal(size=(40, 8)).astype(np.float32)
+    assert np.allclose(code_covariance(h), np.cov(sign(h).astype(np.float64), rowvar=False, bias=True))
+
+
+def test_shaped_queries_with_identity_are_plain_signs_and_otherwise_lower_the_error():
+    rng = np.random.default_rng(4)
+    h = np.tanh(rng.normal(size=(25, 16))).astype(np.float32)
+    assert np.array_equal(shaped_queries(h, np.eye(16)), pack(h))
+    G = code_moment(np.tanh(rng.normal(size=(60, 16)) + rng.normal(size=(1, 16))))
+    shaped = shaped_queries(h, G)
+    assert np.all(shaping_error(unpack(shaped, 16), h, G) <= shaping_error(sign(h), h, G) + 1e-9)
+
+
+def test_query_rankings_sign_is_hamming_map_and_binary_real_valued_queries_rank_alike():
+    rng = np.random.default_rng(5)
+    q = np.tanh(rng.normal(size=(20, 16))).astype(np.float32)
+    d = np.where(rng.random((150, 16)) < 0.5, -1.0, 1.0).astype(np.float32)
+    ql, dl = rng.integers(0, 3, 20), rng.integers(0, 3, 150)
+    eye = np.eye(3, dtype=np.uint8)
+    G = code_moment(d)
+    out = query_rankings(q, pack(d), ql, dl, G, code_covariance(d))
+    assert out["sign"] == pytest.approx(mean_average_precision(pack(q), pack(d), eye[ql], eye[dl]), abs=1e-12)
+    assert out["real_valued"] == pytest.approx(mean_ap_by_score(q, d, ql, dl), abs=1e-12)
+    # with queries that are already signs, the real-valued ranking is the Hamming ranking
+    signs = sign(q).astype(np.float32)
+    assert query_rankings(signs, pack(d), ql, dl, G, G)["real_valued"] == pytest.approx(out["sign"], abs=1e-12)
