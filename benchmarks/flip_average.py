@@ -9,8 +9,8 @@ mirrored codes and their mean, binarised with plain signs and, for each further 
 also carries db_dither.py's validation measure on unseen images (the 5,000 training images search the 500
 validation images), which chooses without the queries, and the held-out measure of ``tune_csdh.py --heldout``
 (the validation images search the protocol's database minus themselves). With ``--shape`` each spread also
-gets the database codes noise-shaped from those signs, as ``--db-shape`` does (the code moment from the
-training images' codes of the same kind: plain, mirrored or averaged). It measures an idea; csdh does not
+gets the database codes noise-shaped from those signs, as ``--db-shape`` does (with the code moment saved
+with the model, from the training images' plain codes, for every kind). It measures an idea; csdh does not
 encode with flips.
 """
 from __future__ import annotations
@@ -58,7 +58,8 @@ def main() -> None:
     for name, h in (("plain", both[:, :k]), ("flipped", both[:, k:]), ("average", (both[:, :k] + both[:, k:]) / 2)):
         d = h[nq:]
         t, v = codes_at(t_pos, d, d_pos, model, pool), codes_at(v_pos, d, d_pos, model, pool)
-        moment = code_moment(t)
+        # the moment saved with the model (plain training codes), as csdh --db-shape uses it for every kind
+        moment = model.code_moment if model.code_moment is not None else code_moment(t)
         for spread in (float(x) for x in args.spreads.split(",")):
             key = name if spread == 0 else f"{name}_dither_{spread:g}"
             kinds = [(key, pack_dithered)] + ([(f"{key}_shaped", lambda c, sp, sd: pack_shaped(c, moment, sp, sd))]

@@ -170,3 +170,27 @@ def test_every_command_has_help(capsys):
         assert exc.value.code == 0
         assert "usage: csdh" in capsys.readouterr().out
     assert set(sub.choices) <= set(COMMANDS)
+
+
+def test_flip_average_on_the_command_line(trained_run, tmp_path):
+    from csdh.engine.evaluate import load_run_data
+    from csdh.engine.run_model import RunModel
+
+    for split in ("query", "database"):
+        assert main(["-q", "encode", str(trained_run), "--split", split, "--flip-average",
+                     "--out", str(tmp_path / f"{split}.npz")]) == 0
+    q, d = np.load(tmp_path / "query.npz"), np.load(tmp_path / "database.npz")
+    assert bool(q["flip_average"]) and bool(d["flip_average"])
+    model = RunModel.load(trained_run, flip_average=True)
+    pool, split = load_run_data(model)
+    assert np.array_equal(q["codes"], model.pack_query(model.encode_pool(pool, split.query)))
+    assert not np.array_equal(q["codes"], RunModel.load(trained_run).pack_query(
+        RunModel.load(trained_run).encode_pool(pool, split.query)))
+    assert main(["-q", "evaluate", str(trained_run), "--flip-average"]) == 0
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["flip_average"] is True
+    assert metrics["map"] == pytest.approx(mean_average_precision(q["codes"], d["codes"], q["labels"], d["labels"]),
+                                           abs=1e-9)
+    assert not RunModel.load(trained_run).flip_average  # the run itself is unchanged
+    assert main(["-q", "evaluate", str(trained_run)]) == 0
+    assert json.loads((trained_run / "metrics.json").read_text())["flip_average"] is False

@@ -280,3 +280,41 @@ def test_a_loss_with_parameters_learns_with_the_head_and_resumes(fashion_folder,
     resumed = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
     for k in ("classifier.weight", "classifier.bias"):
         assert torch.allclose(ck["loss"][k], resumed["loss"][k], atol=1e-6), k
+
+
+def _mirrored_codes(model, pool, positions):
+    """Reference: the network on each image mirrored left to right, one image at a time."""
+    from csdh.data.transforms import resize_square, to_float
+
+    out = []
+    with torch.inference_mode():
+        for pos in positions:
+            img = resize_square(pool.load(int(pos)), model.config.input_size)[:, ::-1]
+            x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None]
+            out.append(model.net(to_float(x)).float().numpy()[0])
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("finetune", [False, True])
+def test_flip_average_encodes_the_mean_of_an_image_and_its_mirror_image(fashion_folder, tmp_path, finetune):
+    from csdh.engine.evaluate import load_run_data
+    from csdh.engine.features import FeatureCache
+    from csdh.engine.run_model import RunModel
+
+    cfg = _config(fashion_folder, finetune=finetune, epochs=1, batch_size=16, n_val=20, flip_average=True)
+    train_run(cfg, tmp_path / "run", feature_cache=FeatureCache(tmp_path / "cache"))
+    model = RunModel.load(tmp_path / "run")
+    assert model.flip_average
+    plain = RunModel.load(tmp_path / "run", flip_average=False)
+    assert not plain.flip_average and RunModel.load(tmp_path / "run").flip_average  # an override, not a change
+    pool, split = load_run_data(model)
+    pos = split.query[:12]
+    cache = FeatureCache(tmp_path / "cache")
+    want = (plain.encode_pool(pool, pos, feature_cache=cache) + _mirrored_codes(plain, pool, pos)) / 2
+    got = model.encode_pool(pool, pos, feature_cache=cache)
+    assert np.allclose(got, want, atol=1e-5)
+    assert not np.allclose(got, plain.encode_pool(pool, pos, feature_cache=cache), atol=1e-3)  # it did average
+    images = [pool.load(int(p)) for p in pos]
+    assert np.allclose(model.encode_images(images), want, atol=1e-5)  # the service's path agrees
+    if not finetune:  # the mirrored images' features are cached under a key of their own
+        assert len(list((tmp_path / "cache").rglob("*.f32"))) == 2

@@ -48,6 +48,12 @@ def add_db_dither(p: argparse.ArgumentParser) -> None:
                         "of the run's own setting (docs/method.md, 'Database codes')")
 
 
+def add_flip_average(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--flip-average", action=argparse.BooleanOptionalAction, default=None,
+                   help="encode each image as the mean of its codes as it is and mirrored (or not), instead of "
+                        "the run's own setting; twice the encoding time (docs/method.md, 'Flip averaging')")
+
+
 def check_device(device: str) -> str:
     import torch
 

@@ -43,6 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--db-shape", action="store_true",
                    help="then noise-shape the database codes against the training images' codes, so that their "
                         "Hamming distances to queries follow the continuous codes more closely (default: off)")
+    p.add_argument("--flip-average", action="store_true",
+                   help="encode every image (query or database) as the mean of its codes as it is and mirrored "
+                        "left to right, for evaluation, the index and the service; twice the encoding time "
+                        "(default: off)")
     p.add_argument("--train-bn", action="store_true",
                    help="update the backbone's batch-norm statistics when fine-tuning (default: frozen)")
     p.add_argument("--ema-decay", type=float,
@@ -70,7 +74,7 @@ def config_from_args(args: argparse.Namespace):
         input_size=args.input_size, epochs=args.epochs, warmup_epochs=args.warmup_epochs, batch_size=args.batch_size, lr=args.lr,
         backbone_lr=args.backbone_lr, weight_decay=args.weight_decay, hidden=args.hidden, dropout=args.dropout,
         augment=False if args.no_augment else None, erase_prob=args.erase_prob, mixup=args.mixup,
-        db_dither=args.db_dither, db_shape=args.db_shape or None, freeze_bn=False if args.train_bn else None,
+        db_dither=args.db_dither, db_shape=args.db_shape or None, flip_average=args.flip_average or None, freeze_bn=False if args.train_bn else None,
         ema_decay=args.ema_decay, eval_every=args.eval_every, n_val=args.n_val, seed=args.seed,
         loss_args=tuple(parse_kv(args.loss_arg, "--loss-arg").items()) or None)
 

@@ -50,6 +50,10 @@ class TrainConfig:
             the (dithered) signs, flip bits so that the codes' inner products with query-like codes (the
             second moment of the training images' codes, stored in ``model.pt``) follow the continuous
             ones. False (default): the signs as they are. Like ``db_dither`` it changes no training step.
+        flip_average: encode every image, query or database, as the mean of its continuous codes as it is
+            and mirrored left to right, before binarising (test-time augmentation; twice the encoding
+            time). False (default): one pass. It changes no training step (validation while training
+            encodes without it); ``csdh evaluate`` and ``csdh encode`` can override it.
         freeze_bn: keep the backbone's batch-norm layers in eval mode (pretrained statistics) while
             fine-tuning; small CPU batches give noisy batch statistics.
         ema_decay: keep an exponential moving average of the weights with this decay per step and
@@ -84,6 +88,7 @@ class TrainConfig:
     mixup: float = 0.0
     db_dither: float = 0.0
     db_shape: bool = False
+    flip_average: bool = False
     freeze_bn: bool = True
     ema_decay: float = 0.0
     eval_every: int = 1
@@ -144,4 +149,4 @@ class TrainConfig:
 
 
 #: fields that may differ between a checkpoint and a resumed run
-RESUMABLE_CHANGES = ("epochs", "eval_every", "db_dither", "db_shape")
+RESUMABLE_CHANGES = ("epochs", "eval_every", "db_dither", "db_shape", "flip_average")

@@ -19,6 +19,18 @@ from csdh.errors import UserError
 LOG = logging.getLogger(__name__)
 
 
+class MirroredInput(torch.nn.Module):
+    """``module`` applied to the batch mirrored left to right (the second view of ``flip_average``)."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__()
+        self.module = module
+        self.out_dim = int(getattr(module, "out_dim"))  # what the feature cache reads
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.module(x.flip(3))
+
+
 class RunModel:
     """The selected model of a run directory (``model.pt``), ready to encode.
 
@@ -26,8 +38,10 @@ class RunModel:
     ``checksum`` (sha256 of model.pt), ``class_names``, ``device``, ``workers`` (processes that load
     images when encoding a pool; 0: this one), ``db_dither`` (the spread of the
     database codes' thresholds, :attr:`TrainConfig.db_dither` unless overridden), ``db_shape``
-    (:attr:`TrainConfig.db_shape` unless overridden) and ``code_moment`` (the second moment of the training
-    images' codes saved with the model; None in model files written before it existed).
+    (:attr:`TrainConfig.db_shape` unless overridden), ``flip_average`` (:attr:`TrainConfig.flip_average`
+    unless overridden: every image encoded as the mean of its codes as it is and mirrored) and
+    ``code_moment`` (the second moment of the training images' codes saved with the model; None in model
+    files written before it existed).
 
     Queries are binarised with ``sign(h)`` (:meth:`pack_query`), database items with
     ``sign(h - tau)`` (:meth:`pack_database`; plain sign when ``db_dither`` is 0), then, with ``db_shape``,
@@ -48,9 +62,11 @@ class RunModel:
 
     @classmethod
     def load(cls, run_dir: Union[str, Path], device: str = "cpu", pretrained: bool = True,
-             db_dither: Optional[float] = None, workers: int = 0, db_shape: Optional[bool] = None) -> "RunModel":
-        """Load ``run_dir/model.pt``; ``db_dither`` and ``db_shape`` override the run's database binarisation
-        (None keeps it). Shaping with a model file that lacks the code moment is a user error."""
+             db_dither: Optional[float] = None, workers: int = 0, db_shape: Optional[bool] = None,
+             flip_average: Optional[bool] = None) -> "RunModel":
+        """Load ``run_dir/model.pt``; ``db_dither`` and ``db_shape`` override the run's database binarisation,
+        ``flip_average`` its encoding (None keeps them). Shaping with a model file that lacks the code
+        moment is a user error."""
         from csdh.engine.trainer import build_net
 
         run = RunDir(run_dir)
@@ -69,6 +85,8 @@ class RunModel:
             config = config.replace(db_dither=float(db_dither))
         if db_shape is not None:
             config = config.replace(db_shape=bool(db_shape))
+        if flip_average is not None:
+            config = config.replace(flip_average=bool(flip_average))
         moment = state.get("code_moment")
         if moment is not None:
             if not isinstance(moment, torch.Tensor) or tuple(moment.shape) != (config.bits, config.bits):
@@ -95,6 +113,17 @@ class RunModel:
     def db_shape(self) -> bool:
         return bool(self.config.db_shape)
 
+    @property
+    def flip_average(self) -> bool:
+        return bool(self.config.flip_average)
+
+    def _codes(self, x: torch.Tensor) -> torch.Tensor:
+        """Continuous codes of a float image batch: the network's, or with ``flip_average`` the mean of
+        the batch's and its mirror image's."""
+        if self.flip_average:
+            return (self.net(x) + self.net(x.flip(3))) / 2
+        return self.net(x)
+
     @torch.inference_mode()
     def encode_images(self, images: Sequence[np.ndarray], batch_size: int = 32) -> np.ndarray:
         """Continuous codes float32 ``(n, K)`` of uint8 RGB images ``(H, W, 3)`` of any size."""
@@ -102,7 +131,7 @@ class RunModel:
         for start in range(0, len(images), batch_size):
             chunk = [resize_square(im, self.config.input_size) for im in images[start:start + batch_size]]
             x = torch.from_numpy(np.stack(chunk).transpose(0, 3, 1, 2).copy())
-            out.append(self.net(to_float(x.to(self.device))).float().cpu().numpy())
+            out.append(self._codes(to_float(x.to(self.device))).float().cpu().numpy())
         if not out:
             return np.zeros((0, self.bits), dtype=np.float32)
         return np.concatenate(out)
@@ -113,22 +142,33 @@ class RunModel:
         """Continuous codes float32 ``(len(positions), K)`` of pool images.
 
         A frozen-backbone run computes backbone features through the feature cache (so the features
-        computed for training are reused); a fine-tuned run runs the whole network.
+        computed for training are reused; with ``flip_average`` the mirrored images' features are cached
+        under their own key); a fine-tuned run runs the whole network.
         """
         positions = np.asarray(positions, dtype=np.int64)
         if not self.config.finetune:
             cache = feature_cache or FeatureCache()
-            feats = cache.get(self.net.backbone, self.config.backbone, self.config.input_size, pool, positions,
-                              batch_size=batch_size, device=str(self.device), progress=progress,
-                              workers=self.workers)
-            with torch.inference_mode():
-                codes = []
-                for start in range(0, len(feats), 4096):
-                    f = torch.from_numpy(np.ascontiguousarray(feats[start:start + 4096])).to(self.device)
-                    codes.append(self.net.forward_head(f).float().cpu().numpy())
-                return np.concatenate(codes) if codes else np.zeros((0, self.bits), np.float32)
-        return forward_pool(self.net, pool, positions, self.config.input_size, batch_size=batch_size,
+            views = [(self.net.backbone, self.config.backbone)]
+            if self.flip_average:
+                views.append((MirroredInput(self.net.backbone), f"{self.config.backbone}+hflip"))
+            codes = None
+            for module, name in views:
+                feats = cache.get(module, name, self.config.input_size, pool, positions, batch_size=batch_size,
+                                  device=str(self.device), progress=progress, workers=self.workers)
+                view = self._head_codes(feats)
+                codes = view if codes is None else (codes + view) / 2
+            return codes
+        return forward_pool(self._codes, pool, positions, self.config.input_size, batch_size=batch_size,
                             device=str(self.device), progress=progress, desc=desc, workers=self.workers)
+
+    @torch.inference_mode()
+    def _head_codes(self, feats: np.ndarray) -> np.ndarray:
+        """Continuous codes float32 ``(n, K)`` of pooled backbone features ``(n, D)``, in chunks."""
+        codes = []
+        for start in range(0, len(feats), 4096):
+            f = torch.from_numpy(np.ascontiguousarray(feats[start:start + 4096])).to(self.device)
+            codes.append(self.net.forward_head(f).float().cpu().numpy())
+        return np.concatenate(codes) if codes else np.zeros((0, self.bits), np.float32)
 
     def pack_query(self, codes: np.ndarray) -> np.ndarray:
         """Continuous query codes ``(n, K)`` -> packed uint8 ``(n, K / 8)``: sign(h)."""
