@@ -44,6 +44,23 @@ def encode_protocol(run_dir: str, device: str = "cpu", workers: int = 0):
     return model, pool, pos, codes
 
 
+def add_encode_args(p: argparse.ArgumentParser) -> None:
+    """The RUN_DIR, --device and --workers arguments of the scripts that call :func:`encode_protocol`."""
+    p.add_argument("run_dir")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--workers", type=int, default=0, help="image-loading processes (csdh --workers)")
+
+
+def encode_single_label(args: argparse.Namespace, script: str):
+    """:func:`encode_protocol` for the parsed :func:`add_encode_args` (allocator tuned as the csdh command
+    does), refusing multi-label data, which has no single class per image."""
+    tune_malloc()
+    model, pool, pos, codes = encode_protocol(args.run_dir, args.device, args.workers)
+    if pool.multi_label:
+        raise SystemExit(f"{script}: multi-label data has no single class per image")
+    return model, pool, pos, codes
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("run_dir")

@@ -28,10 +28,9 @@ import json
 import numpy as np
 
 from classifier_ceiling import mean_ap_by_score
-from db_dither import encode_protocol
+from db_dither import add_encode_args, encode_single_label
 
 from csdh.codes import code_moment, pack, pack_shaped, sign
-from csdh.malloc_tuning import tune_malloc
 from csdh.metrics import mean_average_precision
 
 
@@ -52,17 +51,12 @@ def code_posterior(h: np.ndarray, centres: np.ndarray, tau: float) -> np.ndarray
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("run_dir")
+    add_encode_args(p)
     p.add_argument("--taus", default="2,4,8,16")
     p.add_argument("--mix", default="0,0.3,0.6")
     p.add_argument("--spread", type=float, default=0.95, help="dither spread of the shaped codes' start")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--workers", type=int, default=0, help="image-loading processes (csdh --workers)")
     args = p.parse_args()
-    tune_malloc()  # as the csdh command does
-    model, pool, pos, codes = encode_protocol(args.run_dir, args.device, args.workers)
-    if pool.multi_label:
-        raise SystemExit("posterior_codes.py: multi-label data has no single class per image")
+    model, pool, pos, codes = encode_single_label(args, "posterior_codes.py")
     y, L = pool.labels.argmax(1), pool.labels
     q_pos, d_pos, t_pos, v_pos = pos["query"], pos["database"], pos["train"], pos["val"]
     q, d, t, v = codes["query"], codes["database"], codes["train"], codes["val"]

@@ -28,10 +28,9 @@ import json
 import numpy as np
 
 from classifier_ceiling import mean_ap_by_score
-from db_dither import encode_protocol
+from db_dither import add_encode_args, encode_single_label
 
 from csdh.codes import code_moment, pack, pack_shaped, shape_codes, sign, unpack
-from csdh.malloc_tuning import tune_malloc
 from csdh.metrics import mean_average_precision
 
 
@@ -61,15 +60,10 @@ def query_rankings(q: np.ndarray, db: np.ndarray, q_labels: np.ndarray, d_labels
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("run_dir")
+    add_encode_args(p)
     p.add_argument("--spread", type=float, default=0.95, help="dither spread of the shaped database's start")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--workers", type=int, default=0, help="image-loading processes (csdh --workers)")
     args = p.parse_args()
-    tune_malloc()  # as the csdh command does
-    model, pool, pos, codes = encode_protocol(args.run_dir, args.device, args.workers)
-    if pool.multi_label:
-        raise SystemExit("query_side.py: multi-label data has no single class per image")
+    model, pool, pos, codes = encode_single_label(args, "query_side.py")
     y = pool.labels.argmax(1)
     q_pos, d_pos, v_pos = pos["query"], pos["database"], pos["val"]
     q, d, t, v = codes["query"], codes["database"], codes["train"], codes["val"]
