@@ -74,7 +74,8 @@ def config_from_args(args: argparse.Namespace):
         input_size=args.input_size, epochs=args.epochs, warmup_epochs=args.warmup_epochs, batch_size=args.batch_size, lr=args.lr,
         backbone_lr=args.backbone_lr, weight_decay=args.weight_decay, hidden=args.hidden, dropout=args.dropout,
         augment=False if args.no_augment else None, erase_prob=args.erase_prob, mixup=args.mixup,
-        db_dither=args.db_dither, db_shape=args.db_shape or None, flip_average=args.flip_average or None, freeze_bn=False if args.train_bn else None,
+        db_dither=args.db_dither, db_shape=args.db_shape or None, flip_average=args.flip_average or None,
+        freeze_bn=False if args.train_bn else None,
         ema_decay=args.ema_decay, eval_every=args.eval_every, n_val=args.n_val, seed=args.seed,
         loss_args=tuple(parse_kv(args.loss_arg, "--loss-arg").items()) or None)
 

@@ -81,12 +81,10 @@ class RunModel:
                 net.backbone.load_state_dict(state["backbone"])
         except (KeyError, TypeError, RuntimeError) as exc:
             raise UserError(f"incompatible model file ({type(exc).__name__}: {exc})", run.model) from None
-        if db_dither is not None:
-            config = config.replace(db_dither=float(db_dither))
-        if db_shape is not None:
-            config = config.replace(db_shape=bool(db_shape))
-        if flip_average is not None:
-            config = config.replace(flip_average=bool(flip_average))
+        overrides = {"db_dither": None if db_dither is None else float(db_dither),
+                     "db_shape": None if db_shape is None else bool(db_shape),
+                     "flip_average": None if flip_average is None else bool(flip_average)}
+        config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
         moment = state.get("code_moment")
         if moment is not None:
             if not isinstance(moment, torch.Tensor) or tuple(moment.shape) != (config.bits, config.bits):
