@@ -141,6 +141,8 @@ def _one_line_error(capsys):
      "erase probability"),
     (["train", "--dataset", "fashion-mnist", "--ema-decay", "1", "--out", "{tmp}/r"], "EMA decay"),
     (["train", "--dataset", "fashion-mnist", "--mixup", "-0.4", "--out", "{tmp}/r"], "mixup must be >= 0"),
+    (["train", "--dataset", "fashion-mnist", "--cutmix", "-1", "--out", "{tmp}/r"], "cutmix must be >= 0"),
+    (["train", "--dataset", "fashion-mnist", "--cutmix", "1", "--out", "{tmp}/r"], "needs --finetune"),
     (["train", "--dataset", "fashion-mnist", "--db-dither", "1", "--out", "{tmp}/r"], "database dither must be in"),
     (["train", "--dataset", "fashion-mnist", "--backbone", "efficientnet-lite9", "--out", "{tmp}/r"],
      "efficientnet-lite2"),

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from csdh.data.transforms import augment_batch, mixup, random_erase, resize_square, to_float
+from csdh.data.transforms import augment_batch, cutmix, mixup, random_erase, resize_square, to_float
 
 
 def test_resize_square_keeps_the_centre_of_a_wide_image():
@@ -97,3 +97,38 @@ def test_mixup_is_reproducible_and_mixes_feature_vectors():
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and not torch.equal(a[0], c[0])
     own = (a[1] * y).sum(1)  # the weight of each item's own class
     assert (own >= 0.5 - 1e-6).all() and (own < 1).any()
+
+
+def test_cutmix_pastes_one_rectangle_of_one_partner_and_mixes_labels_by_its_area():
+    x = torch.rand(12, 3, 10, 14, generator=torch.Generator().manual_seed(5))  # all pixels distinct
+    y = torch.nn.functional.one_hot(torch.arange(12) % 4, 4).float()
+    mx, my = cutmix(x, y, 1.0, np.random.default_rng(11))
+    assert mx.shape == x.shape and mx.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(my.sum(1), torch.ones(12))
+    n_cut = 0
+    for i in range(12):
+        changed = (mx[i] != x[i]).any(0)  # (H, W)
+        if not changed.any():  # an empty rectangle, or paired with itself
+            assert torch.equal(my[i], y[i]) or torch.equal(mx[i], x[i])
+            continue
+        rows, cols = changed.any(1).nonzero().flatten(), changed.any(0).nonzero().flatten()
+        box = (slice(int(rows.min()), int(rows.max()) + 1), slice(int(cols.min()), int(cols.max()) + 1))
+        assert changed[box].all() and int(changed.sum()) == changed[box].numel()  # one filled rectangle
+        partners = [p for p in range(12) if torch.equal(mx[i][:, box[0], box[1]], x[p][:, box[0], box[1]])]
+        assert len(partners) == 1 and partners[0] != i
+        area = changed[box].numel() / changed.numel()
+        assert area <= 0.5  # every image stays mostly itself
+        assert torch.allclose(my[i], (1 - area) * y[i] + area * y[partners[0]], atol=1e-6)
+        n_cut += 1
+    assert n_cut >= 6
+
+
+def test_cutmix_is_reproducible_and_refuses_feature_vectors():
+    x = torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(2))
+    y = torch.nn.functional.one_hot(torch.arange(8) % 2, 2).float()
+    a = cutmix(x, y, 1.0, np.random.default_rng(3))
+    b = cutmix(x, y, 1.0, np.random.default_rng(3))
+    c = cutmix(x, y, 1.0, np.random.default_rng(4))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and not torch.equal(a[0], c[0])
+    with pytest.raises(ValueError, match="cutmix mixes images"):
+        cutmix(torch.rand(8, 5), y, 1.0, np.random.default_rng(0))

@@ -149,6 +149,31 @@ def test_mixup_trains_reproducibly_and_resumes(fashion_folder, tmp_path, monkeyp
     assert json.loads((tmp_path / "a" / "config.json").read_text())["mixup"] == 0.4
 
 
+def test_cutmix_mixes_end_to_end_batches_only_and_resumes(fashion_folder, tmp_path, monkeypatch):
+    import csdh.engine.trainer as trainer_mod
+
+    seen = []
+    real = trainer_mod.cutmix
+
+    def spy(x, y, alpha, rng):
+        seen.append(tuple(x.shape))
+        return real(x, y, alpha, rng)
+
+    monkeypatch.setattr(trainer_mod, "cutmix", spy)
+    cfg = _config(fashion_folder, finetune=True, warmup_epochs=1, epochs=2, batch_size=16, n_val=20, cutmix=1.0)
+    train_run(cfg, tmp_path / "a")
+    assert seen and all(len(s) == 4 for s in seen)  # images in the end-to-end epochs, never the warm-up's features
+    a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)
+    bank = a["loss"]["bank_labels"]  # labels mixed by area, each mostly its own class
+    assert ((bank > 0) & (bank < 1)).any() and (bank.max(1).values >= 0.5).all()
+    _kill_at_epoch_then_resume(cfg, tmp_path / "killed", 2, monkeypatch)
+    resumed = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
+    for k in a["head"]:
+        assert torch.allclose(a["head"][k], resumed["head"][k], atol=1e-6), k
+    with pytest.raises(UserError, match="--cutmix mixes image regions, so it needs --finetune"):
+        _config(fashion_folder, cutmix=1.0)
+
+
 def test_mixup_refuses_multi_label_data_before_writing(tmp_path):
     from tests.data.writers import write_list, write_png
 
@@ -161,6 +186,10 @@ def test_mixup_refuses_multi_label_data_before_writing(tmp_path):
     cfg = make_config(dataset="image-list", data_dir=str(tmp_path / "d"), bits=16, epochs=1, input_size=32,
                       n_val=4, mixup=0.4)
     with pytest.raises(UserError, match="--mixup needs single-label data"):
+        train_run(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    cfg = cfg.replace(mixup=0.0, cutmix=1.0, finetune=True)
+    with pytest.raises(UserError, match="--cutmix needs single-label data"):
         train_run(cfg, tmp_path / "run")
     assert not (tmp_path / "run").exists()
 

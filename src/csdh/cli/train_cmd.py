@@ -37,6 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mixup", type=float,
                    help="mixup: mix each training image (features while only the head trains) and its label "
                         "with a random partner, weight from Beta(A, A), e.g. 0.4; single-label data (default 0: off)")
+    p.add_argument("--cutmix", type=float, metavar="A",
+                   help="CutMix with --finetune: paste a rectangle of a random partner into each training image "
+                        "and mix the labels by area, the area from Beta(A, A), e.g. 1.0; with --mixup each batch "
+                        "takes one of the two; single-label data (default 0: off)")
     p.add_argument("--db-dither", type=float, metavar="T",
                    help="binarise database codes with per-bit thresholds spread over (-T, T), so that images "
                         "the model is unsure of lie further away; queries keep sign(h) (default 0: plain sign)")
@@ -73,7 +77,7 @@ def config_from_args(args: argparse.Namespace):
         image_root=args.image_root, method=args.method, bits=args.bits, backbone=args.backbone,
         input_size=args.input_size, epochs=args.epochs, warmup_epochs=args.warmup_epochs, batch_size=args.batch_size, lr=args.lr,
         backbone_lr=args.backbone_lr, weight_decay=args.weight_decay, hidden=args.hidden, dropout=args.dropout,
-        augment=False if args.no_augment else None, erase_prob=args.erase_prob, mixup=args.mixup,
+        augment=False if args.no_augment else None, erase_prob=args.erase_prob, mixup=args.mixup, cutmix=args.cutmix,
         db_dither=args.db_dither, db_shape=args.db_shape or None, flip_average=args.flip_average or None,
         freeze_bn=False if args.train_bn else None,
         ema_decay=args.ema_decay, eval_every=args.eval_every, n_val=args.n_val, seed=args.seed,

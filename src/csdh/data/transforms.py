@@ -3,8 +3,8 @@
 Per item (in the data set): ``resize_square`` turns any RGB uint8 image into ``(S, S, 3)`` uint8 by
 resizing the shorter side to S and centre-cropping. Per batch (in the trainer): ``augment_batch``
 (random flip, random translation by padding and cropping, optional random erasing), ``to_float``
-(scale to [0, 1]) and ``mixup`` (convex combinations of items and of their labels; also used on pooled
-features).
+(scale to [0, 1]), ``mixup`` (convex combinations of items and of their labels; also used on pooled
+features) and ``cutmix`` (a rectangle of each image pasted from another, labels mixed by area).
 The backbone normalises with its own mean and std.
 """
 from __future__ import annotations
@@ -132,3 +132,49 @@ def mixup(batch: torch.Tensor, labels: torch.Tensor, alpha: float,
         mixed = mixed.contiguous(memory_format=torch.channels_last)
     lam_y = lam_t.to(labels.dtype).view(b, 1)
     return mixed, lam_y * labels + (1 - lam_y) * labels[partner]
+
+
+def cutmix(batch: torch.Tensor, labels: torch.Tensor, alpha: float,
+           rng: np.random.Generator) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Paste a rectangle of a random partner into each image (Yun et al., ICCV 2019).
+
+    Item i keeps a fraction ``lam_i`` of its own pixels and shows its partner ``p(i)`` in one axis-aligned
+    rectangle elsewhere; its label becomes ``lam_i * y_i + (1 - lam_i) * y_p(i)`` with ``lam_i`` the exact
+    fraction of the image left its own after clipping the rectangle to the image. The rectangle has the aspect
+    of the image and the area ``1 - l`` of it, ``l`` drawn from Beta(alpha, alpha) and folded to
+    ``max(l, 1 - l)`` as in :func:`mixup`, so every item stays mostly itself; its centre is uniform over the
+    image. ``p`` is a random permutation of the batch. Images only (``(B, C, H, W)``): a rectangle of a
+    pooled feature vector means nothing.
+
+    Args:
+        batch: float ``(B, C, H, W)`` images.
+        labels: float ``(B, C')`` labels.
+        alpha: the Beta distribution's parameter (> 0).
+        rng: the random source (seeded by the trainer).
+
+    Returns:
+        ``(mixed batch, mixed labels)``, new tensors.
+    """
+    if batch.ndim != 4:
+        raise ValueError(f"cutmix mixes images (B, C, H, W), got shape {tuple(batch.shape)}")
+    b, _, h, w = batch.shape
+    lam = rng.beta(alpha, alpha, size=b)
+    lam = np.maximum(lam, 1.0 - lam)
+    partner = torch.from_numpy(rng.permutation(b)).to(batch.device)
+    side = np.sqrt(1.0 - lam)
+    ch, cw = np.floor(side * h).astype(np.int64), np.floor(side * w).astype(np.int64)  # own share >= lam
+    cy, cx = rng.integers(0, h, size=b), rng.integers(0, w, size=b)
+    top, bottom = np.clip(cy - ch // 2, 0, h), np.clip(cy - ch // 2 + ch, 0, h)
+    left, right = np.clip(cx - cw // 2, 0, w), np.clip(cx - cw // 2 + cw, 0, w)
+    own = 1.0 - (bottom - top) * (right - left) / float(h * w)
+    rows = torch.arange(h, device=batch.device).view(1, h, 1)
+    cols = torch.arange(w, device=batch.device).view(1, 1, w)
+
+    def col(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a).to(batch.device).view(b, 1, 1)
+
+    inside = (rows >= col(top)) & (rows < col(bottom)) & (cols >= col(left)) & (cols < col(right))
+    mixed = torch.where(inside.unsqueeze(1), batch[partner], batch)
+    mixed = mixed.contiguous(memory_format=torch.channels_last)
+    lam_y = torch.from_numpy(own).to(labels.device, labels.dtype).view(b, 1)
+    return mixed, lam_y * labels + (1 - lam_y) * labels[partner.to(labels.device)]

@@ -42,6 +42,11 @@ class TrainConfig:
             the pooled features while only the head trains. Single-label data only: a mixed label is a
             class distribution and the label similarity of two items the probability that they share
             their class (``csdh.losses.similarity``).
+        cutmix: paste a rectangle of a random partner of the batch into each training image, covering
+            ``1 - l`` of it with ``l`` from Beta(cutmix, cutmix), and mix the labels by area (0: off;
+            :func:`csdh.data.transforms.cutmix`). Images only, so end-to-end epochs only (needs
+            ``finetune``); with ``mixup`` as well, each batch takes one of the two with probability 1/2.
+            Single-label data only, as ``mixup``.
         db_dither: spread of the per-bit thresholds that binarise database codes, ``sign(h - tau)`` with
             tau evenly spaced over (-db_dither, db_dither) in a seeded order
             (:func:`csdh.codes.dither_thresholds`); queries keep ``sign(h)``. 0 (default): plain sign. It
@@ -86,6 +91,7 @@ class TrainConfig:
     augment: bool = True
     erase_prob: float = 0.0
     mixup: float = 0.0
+    cutmix: float = 0.0
     db_dither: float = 0.0
     db_shape: bool = False
     flip_average: bool = False
@@ -108,6 +114,11 @@ class TrainConfig:
             raise UserError(f"erase probability must be in [0, 1], got {self.erase_prob}")
         if self.mixup < 0:
             raise UserError(f"mixup must be >= 0, got {self.mixup}")
+        if self.cutmix < 0:
+            raise UserError(f"cutmix must be >= 0, got {self.cutmix}")
+        if self.cutmix > 0 and not self.finetune:
+            raise UserError("--cutmix mixes image regions, so it needs --finetune (a frozen backbone trains the "
+                            "head on pooled features; use --mixup there)")
         if not 0.0 <= self.db_dither < 1.0:
             raise UserError(f"the database dither must be in [0, 1), got {self.db_dither}")
         if not 0.0 <= self.ema_decay < 1.0:

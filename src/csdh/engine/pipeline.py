@@ -39,9 +39,11 @@ def prepare_data(config: TrainConfig, download: bool = True):
 
 
 def check_mixup(config: TrainConfig, pool) -> None:
-    """Mixup mixes labels as class distributions, which only single-label data have: refuse multi-label data."""
-    if config.mixup > 0 and pool.multi_label:
-        raise UserError(f"--mixup needs single-label data; {config.dataset!r} here is multi-label")
+    """Mixup and CutMix mix labels as class distributions, which only single-label data have: refuse
+    multi-label data."""
+    for flag, value in (("--mixup", config.mixup), ("--cutmix", config.cutmix)):
+        if value > 0 and pool.multi_label:
+            raise UserError(f"{flag} needs single-label data; {config.dataset!r} here is multi-label")
 
 
 def train_run(config: TrainConfig, out: Union[str, Path], overwrite: bool = False, resume: bool = False,

@@ -22,7 +22,7 @@ from csdh.codes import code_moment, pack, pack_dithered, pack_shaped
 from csdh.data.pool import ImagePool
 from csdh.data.pool_dataset import check_batch
 from csdh.data.protocols import Split
-from csdh.data.transforms import augment_batch, mixup, mixup_rng, to_float
+from csdh.data.transforms import augment_batch, cutmix, mixup, mixup_rng, to_float
 from csdh.engine.config import RESUMABLE_CHANGES, TrainConfig
 from csdh.engine.features import FeatureCache, forward_pool, no_progress, pool_loader
 from csdh.engine.run_dir import RunDir, atomic_torch_save, atomic_write_text
@@ -247,7 +247,9 @@ class Trainer:
         terms: Dict[str, float] = {}
         mix_rng = mixup_rng(c.seed, epoch)
         for step, (x, y, idx) in enumerate(bar):
-            if c.mixup > 0:
+            if end_to_end and c.cutmix > 0 and (c.mixup <= 0 or mix_rng.random() < 0.5):
+                x, y = cutmix(x, y, c.cutmix, mix_rng)
+            elif c.mixup > 0:
                 x, y = mixup(x, y, c.mixup, mix_rng)
             codes = self.net(x) if end_to_end else self.net.forward_head(x)
             loss = self.loss(codes, y, idx)
