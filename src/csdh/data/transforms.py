@@ -141,9 +141,9 @@ def cutmix(batch: torch.Tensor, labels: torch.Tensor, alpha: float,
     Item i keeps a fraction ``lam_i`` of its own pixels and shows its partner ``p(i)`` in one axis-aligned
     rectangle elsewhere; its label becomes ``lam_i * y_i + (1 - lam_i) * y_p(i)`` with ``lam_i`` the exact
     fraction of the image left its own after clipping the rectangle to the image. The rectangle has the aspect
-    of the image and the area ``1 - l`` of it, ``l`` drawn from Beta(alpha, alpha) and folded to
-    ``max(l, 1 - l)`` as in :func:`mixup`, so every item stays mostly itself; its centre is uniform over the
-    image. ``p`` is a random permutation of the batch. Images only (``(B, C, H, W)``): a rectangle of a
+    of the image and at most the area ``1 - l`` of it (its sides rounded down), ``l`` drawn from
+    Beta(alpha, alpha) and folded to ``max(l, 1 - l)`` as in :func:`mixup`, so every item stays mostly itself;
+    its centre is uniform over the image. ``p`` is a random permutation of the batch. Images only (``(B, C, H, W)``): a rectangle of a
     pooled feature vector means nothing.
 
     Args:
