@@ -107,9 +107,16 @@ done
 for seed in 0 1 2; do
   $PY benchmarks/posterior_codes.py "$OUT/ft160cls_s$seed" --taus 2,3,4,6,8 | tee "$OUT/posterior_codes_ft160cls_s$seed.json"
 done
-# test-time flip averaging with the shaped database codes on the same runs, seeds 0 and 1 (about 7 minutes each)
-for seed in 0 1; do
+# test-time flip averaging with the shaped database codes on the same runs (about 7 minutes each)
+for seed in 0 1 2; do
   $PY benchmarks/flip_average.py "$OUT/ft160cls_s$seed" --spreads 0,0.95 --shape | tee "$OUT/flip_shape_ft160cls_s$seed.json"
+done
+# weight averaging (seed 0) and CutMix (seeds 0 and 1) on top of that setting (about 30 minutes each)
+$CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --loss-arg lambda_cls=0.1 --ema-decay 0.998 --out "$OUT/ft160cls_ema_s0" --overwrite
+$PY benchmarks/flip_average.py "$OUT/ft160cls_ema_s0" --spreads 0,0.95 --shape | tee "$OUT/flip_shape_ft160cls_ema_s0.json"
+for seed in 0 1; do
+  $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --cutmix 1.0 --loss-arg lambda_cls=0.1 --seed $seed --out "$OUT/ft160cls_cutmix_s$seed" --overwrite
+  $PY benchmarks/flip_average.py "$OUT/ft160cls_cutmix_s$seed" --spreads 0,0.95 --shape | tee "$OUT/flip_shape_ft160cls_cutmix_s$seed.json"
 done
 # a three times larger classification weight, seeds 0, 1 and 2 (about 25 minutes each), read the same way
 for seed in 0 1 2; do
