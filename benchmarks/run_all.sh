@@ -111,7 +111,9 @@ done
 for seed in 0 1 2; do
   $PY benchmarks/flip_average.py "$OUT/ft160cls_s$seed" --spreads 0,0.95 --shape | tee "$OUT/flip_shape_ft160cls_s$seed.json"
 done
-# weight averaging (seed 0) and CutMix (seeds 0 and 1) on top of that setting (about 30 minutes each)
+# weight averaging (seed 0), CutMix (seeds 0 and 1) and mixup 1.0 (seed 0) on top of that setting (about 30 minutes each)
+$CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 1.0 --loss-arg lambda_cls=0.1 --out "$OUT/ft160cls_mix1_s0" --overwrite
+$PY benchmarks/flip_average.py "$OUT/ft160cls_mix1_s0" --spreads 0,0.95 --shape | tee "$OUT/flip_shape_ft160cls_mix1_s0.json"
 $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --loss-arg lambda_cls=0.1 --ema-decay 0.998 --out "$OUT/ft160cls_ema_s0" --overwrite
 $PY benchmarks/flip_average.py "$OUT/ft160cls_ema_s0" --spreads 0,0.95 --shape | tee "$OUT/flip_shape_ft160cls_ema_s0.json"
 for seed in 0 1; do
