@@ -63,11 +63,9 @@ def encode_single_label(args: argparse.Namespace, script: str):
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("run_dir")
+    add_encode_args(p)
     p.add_argument("--spreads", default="0,0.5,0.8,0.9,0.95")
     p.add_argument("--shape", action="store_true", help="also the noise-shaped database codes (--db-shape)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--workers", type=int, default=0, help="image-loading processes (csdh --workers)")
     args = p.parse_args()
     tune_malloc()  # as the csdh command does
     model, pool, pos, codes = encode_protocol(args.run_dir, args.device, args.workers)

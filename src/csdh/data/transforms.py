@@ -91,11 +91,18 @@ def random_erase(batch: torch.Tensor, prob: float, area: Tuple[float, float] = (
     top = (torch.rand(b, generator=generator) * (h - eh + 1).float()).long()
     left = (torch.rand(b, generator=generator) * (w - ew + 1).float()).long()
     noise = torch.rand(batch.shape, generator=generator, dtype=batch.dtype)
-    rows = torch.arange(h).view(1, h, 1)
-    cols = torch.arange(w).view(1, 1, w)
-    inside = ((rows >= top.view(b, 1, 1)) & (rows < (top + eh).view(b, 1, 1))
-              & (cols >= left.view(b, 1, 1)) & (cols < (left + ew).view(b, 1, 1)) & chosen.view(b, 1, 1))
+    inside = _boxes(top, top + eh, left, left + ew, h, w) & chosen.view(b, 1, 1)
     return torch.where(inside.unsqueeze(1).to(batch.device), noise.to(batch.device), batch)
+
+
+def _boxes(top: torch.Tensor, bottom: torch.Tensor, left: torch.Tensor, right: torch.Tensor,
+           h: int, w: int) -> torch.Tensor:
+    """Boolean ``(B, h, w)`` masks of one rectangle per item, rows ``[top, bottom)`` and columns ``[left, right)``."""
+    b = top.shape[0]
+    rows = torch.arange(h, device=top.device).view(1, h, 1)
+    cols = torch.arange(w, device=top.device).view(1, 1, w)
+    return ((rows >= top.view(b, 1, 1)) & (rows < bottom.view(b, 1, 1))
+            & (cols >= left.view(b, 1, 1)) & (cols < right.view(b, 1, 1)))
 
 
 def mixup_rng(seed: int, epoch: int) -> np.random.Generator:
@@ -167,13 +174,7 @@ def cutmix(batch: torch.Tensor, labels: torch.Tensor, alpha: float,
     top, bottom = np.clip(cy - ch // 2, 0, h), np.clip(cy - ch // 2 + ch, 0, h)
     left, right = np.clip(cx - cw // 2, 0, w), np.clip(cx - cw // 2 + cw, 0, w)
     own = 1.0 - (bottom - top) * (right - left) / float(h * w)
-    rows = torch.arange(h, device=batch.device).view(1, h, 1)
-    cols = torch.arange(w, device=batch.device).view(1, 1, w)
-
-    def col(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(a).to(batch.device).view(b, 1, 1)
-
-    inside = (rows >= col(top)) & (rows < col(bottom)) & (cols >= col(left)) & (cols < col(right))
+    inside = _boxes(*(torch.from_numpy(a).to(batch.device) for a in (top, bottom, left, right)), h, w)
     mixed = torch.where(inside.unsqueeze(1), batch[partner], batch)
     mixed = mixed.contiguous(memory_format=torch.channels_last)
     lam_y = torch.from_numpy(own).to(labels.device, labels.dtype).view(b, 1)

@@ -38,7 +38,7 @@ def prepare_data(config: TrainConfig, download: bool = True):
     return pool, split
 
 
-def check_mixup(config: TrainConfig, pool) -> None:
+def check_label_mixing(config: TrainConfig, pool) -> None:
     """Mixup and CutMix mix labels as class distributions, which only single-label data have: refuse
     multi-label data."""
     for flag, value in (("--mixup", config.mixup), ("--cutmix", config.cutmix)):
@@ -63,7 +63,7 @@ def train_run(config: TrainConfig, out: Union[str, Path], overwrite: bool = Fals
         split = Split.load(run.split)
     else:
         pool, split = prepare_data(config, download=download)
-        check_mixup(config, pool)
+        check_label_mixing(config, pool)
         build_loss(config, pool.n_classes, len(split.train))  # a bad loss argument fails before anything is written
         run.prepare_new(overwrite)
     trainer = Trainer(config, pool, split, run, device=device, progress=progress, feature_cache=feature_cache,
