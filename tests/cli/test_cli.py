@@ -144,6 +144,9 @@ def _one_line_error(capsys):
     (["train", "--dataset", "fashion-mnist", "--cutmix", "-1", "--out", "{tmp}/r"], "cutmix must be >= 0"),
     (["train", "--dataset", "fashion-mnist", "--cutmix", "1", "--out", "{tmp}/r"], "needs --finetune"),
     (["train", "--dataset", "fashion-mnist", "--db-dither", "1", "--out", "{tmp}/r"], "database dither must be in"),
+    (["train", "--dataset", "fashion-mnist", "--n-val", "-1", "--out", "{tmp}/r"], "validation queries must be >= 0"),
+    (["train", "--dataset", "fashion-mnist", "--n-val", "0", "--eval-every", "2", "--out", "{tmp}/r"],
+     "--eval-every 0"),
     (["train", "--dataset", "fashion-mnist", "--backbone", "efficientnet-lite9", "--out", "{tmp}/r"],
      "efficientnet-lite2"),
 ])

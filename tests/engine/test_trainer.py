@@ -94,6 +94,41 @@ def test_existing_run_is_not_overwritten(fashion_folder, tmp_path):
     assert (tmp_path / "run" / "model.pt").read_bytes() != before
 
 
+def test_no_validation_split_keeps_the_last_epoch(fashion_folder, tmp_path):
+    with_val = prepare_data(_config(fashion_folder))[1]
+    cfg = _config(fashion_folder, n_val=0, eval_every=None, epochs=2)
+    assert cfg.eval_every == 0  # n_val=0 turns validation off unless asked for
+    train_run(cfg, tmp_path / "all")
+    split = json.loads((tmp_path / "all" / "split.json").read_text())
+    assert split["val_query"] == []
+    for name in ("query", "train", "database"):  # validation queries come from database-only images here
+        assert split[name] == getattr(with_val, name).tolist(), name
+    log = [json.loads(line) for line in (tmp_path / "all" / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2] and not any("val_map" in r for r in log)
+    model = torch.load(tmp_path / "all" / "model.pt", weights_only=True)
+    assert model["epoch"] == 2 and model["val_map"] is None
+
+
+def test_asking_to_validate_without_validation_queries_is_refused(fashion_folder):
+    with pytest.raises(UserError, match="--eval-every 0"):
+        _config(fashion_folder, n_val=0, eval_every=1)
+
+
+def test_a_split_left_without_validation_queries_keeps_the_last_epoch(fashion_folder, tmp_path, caplog):
+    import dataclasses
+
+    cfg = _config(fashion_folder, epochs=2, eval_every=1)
+    pool, split = prepare_data(cfg)
+    split = dataclasses.replace(split, val_query=split.val_query[:0])  # as a pool too small to spare any gives
+    run = RunDir(tmp_path / "run")
+    run.prepare_new(False)
+    with caplog.at_level("WARNING", logger="csdh.engine.trainer"):
+        summary = Trainer(cfg, pool, split, run).fit()
+    assert "no validation queries" in caplog.text
+    assert summary["best_epoch"] == 2 and summary["best_val_map"] is None
+    assert torch.load(run.model, weights_only=True)["epoch"] == 2
+
+
 def test_finetune_mode_trains_the_backbone(fashion_folder, tmp_path):
     cfg = _config(fashion_folder, finetune=True, epochs=1, batch_size=16, n_val=20)
     summary = train_run(cfg, tmp_path / "ft")

@@ -57,7 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="validate and save an exponential moving average of the weights with this decay per "
                         "step, e.g. 0.998 (default 0: off)")
     p.add_argument("--eval-every", type=int, help="validation mAP every N epochs (0 = never)")
-    p.add_argument("--n-val", type=int, help="validation queries (default 500)")
+    p.add_argument("--n-val", type=int,
+                   help="validation queries (default 500); 0: no validation split (where it would be carved "
+                        "from the training images, they all train), the last epoch is kept")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--loss-arg", action="append", default=[], metavar="NAME=VALUE",
                    help="extra loss argument, e.g. --loss-arg alpha=0.5 (repeatable)")

@@ -125,6 +125,11 @@ class TrainConfig:
             raise UserError(f"EMA decay must be in [0, 1), got {self.ema_decay}")
         if self.input_size < 32:
             raise UserError(f"input size must be >= 32, got {self.input_size}")
+        if self.n_val < 0:
+            raise UserError(f"validation queries must be >= 0, got {self.n_val}")
+        if self.n_val == 0 and self.eval_every:
+            raise UserError("--n-val 0 leaves no validation split to evaluate every epoch: pass --eval-every 0 "
+                            "as well (the last epoch is kept)")
         object.__setattr__(self, "loss_args", tuple(sorted((str(k), v) for k, v in dict(self.loss_args).items())))
 
     @property

@@ -23,9 +23,15 @@ MODE_DEFAULTS: Dict[bool, Dict[str, Any]] = {
 
 
 def make_config(finetune: bool = False, **overrides: Any) -> TrainConfig:
-    """A TrainConfig with the mode's defaults, then ``overrides`` (None values are ignored)."""
+    """A TrainConfig with the mode's defaults, then ``overrides`` (None values are ignored).
+
+    ``n_val=0`` (no validation split, e.g. once the settings have been chosen on one) turns validation off
+    unless ``eval_every`` is given, and the last epoch is kept.
+    """
     values = dict(MODE_DEFAULTS[bool(finetune)])
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if values.get("n_val") == 0:
+        values.setdefault("eval_every", 0)
     return TrainConfig(finetune=bool(finetune), **values)
 
 

@@ -331,19 +331,22 @@ class Trainer:
             atomic_write_text(self.run.config, c.to_json())
             self.split.save(self.run.split)
         setup_seconds = time.perf_counter() - t_start
+        validating = bool(c.eval_every) and len(self.split.val_query) > 0
+        if c.eval_every and not validating:
+            LOG.warning("the split has no validation queries: nothing to validate, the last epoch is kept")
         last_stats: Dict[str, Any] = {}
         for epoch in range(self.start_epoch, c.total_epochs):
             stats = self._train_epoch(epoch)
             is_last = epoch == c.total_epochs - 1
             in_warmup = epoch < c.head_warmup
-            if c.eval_every and not in_warmup and ((epoch + 1 - c.head_warmup) % c.eval_every == 0 or is_last):
+            if validating and not in_warmup and ((epoch + 1 - c.head_warmup) % c.eval_every == 0 or is_last):
                 t0 = time.perf_counter()
                 stats["val_map"], moment = self._validate()
                 stats["val_seconds"] = time.perf_counter() - t0
                 if stats["val_map"] > self.best["val_map"]:
                     self.best = {"epoch": epoch + 1, "val_map": stats["val_map"]}
                     self._save_model(epoch + 1, stats["val_map"], moment)
-            elif not c.eval_every and is_last:
+            elif not validating and is_last:
                 self.best = {"epoch": epoch + 1, "val_map": None}
                 self._save_model(epoch + 1, None)
             atomic_torch_save(self._state(epoch), self.run.checkpoint)
