@@ -149,6 +149,25 @@ def test_classification_term_adds_lambda_times_naive_cross_entropy(naive, grad_o
     assert extended.last_terms["cls"] == pytest.approx(float(naive_code_cross_entropy(logits, labels).detach()), rel=1e-9)
 
 
+def test_classification_on_signs_reads_binary_codes_with_straight_through_gradient(naive, grad_of):
+    codes, labels = naive.make_batch("single")
+    codes = codes.detach().clone()
+    codes[0, 0] = 0.0  # sign(0) = +1
+    codes.requires_grad_(True)
+    plain = CSDHLoss(naive.K, naive.C, memory_bank=False).double()
+    on_signs = CSDHLoss(naive.K, naive.C, memory_bank=False, lambda_cls=0.3, cls_sign=True).double()
+    signs = torch.tensor([[1.0 if float(v) >= 0 else -1.0 for v in row] for row in codes.detach()], dtype=codes.dtype)
+    assert signs[0, 0] == 1.0
+    got = on_signs(codes, labels)
+    w, b = on_signs.classifier.weight, on_signs.classifier.bias
+    want = plain(codes, labels) + 0.3 * naive_code_cross_entropy(signs @ w.T + b, labels)
+    assert torch.allclose(got, want, rtol=1e-6, atol=1e-8)
+    # straight through: d/dh of the term is d/db of the cross-entropy at b = sign(h)
+    signs.requires_grad_(True)
+    ce_grad = grad_of(0.3 * naive_code_cross_entropy(signs @ w.T + b, labels), signs)
+    assert torch.allclose(grad_of(got, codes), grad_of(plain(codes, labels), codes) + ce_grad, rtol=1e-6, atol=1e-8)
+
+
 def test_classification_term_is_off_by_default_and_checked(naive):
     loss = CSDHLoss(naive.K, naive.C, n_train=10)
     assert loss.lambda_cls == 0 and loss.classifier is None and not list(loss.parameters())

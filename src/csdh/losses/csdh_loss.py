@@ -12,6 +12,7 @@ in ``docs/method.md``; this file implements exactly that:
     L_ham    = mean_ij  v_ij * [ s_ij * d_ij + (1 - s_ij) * max(0, m - d_ij) ] / K
     L_q      = mean( (|h| - 1)^2 )
     L_cls    = mean_i  - sum_c  (y_ic / sum_c' y_ic') * log softmax(W h_i + b)_c      (items with a label)
+               (cls_sign=True: W sign(h_i) + b in the forward pass, the gradient passed straight through to h_i)
 
 where s_ij is the label similarity (:func:`csdh.losses.similarity.label_similarity`); w_ij (v_ij) are 1
 or, with ``balance=True`` (``balance_ham=True``), weights that give similar and dissimilar pairs equal
@@ -51,6 +52,12 @@ def balanced_pair_weights(sim: torch.Tensor, mask: torch.Tensor) -> torch.Tensor
     w = torch.where(pos, total / (groups * n_pos), w)
     w = torch.where(neg, total / (groups * n_neg), w)
     return w
+
+
+def straight_through_sign(codes: torch.Tensor) -> torch.Tensor:
+    """``sign(codes)`` with sign(0) = +1 in the forward pass; the backward pass treats it as the identity."""
+    signs = torch.where(codes >= 0, torch.ones_like(codes), -torch.ones_like(codes))
+    return codes + (signs - codes).detach()
 
 
 def code_classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -96,6 +103,9 @@ class CSDHLoss(BaseHashingLoss):
             without a label are left out. The classifier is a parameter of the loss (the trainer optimises it
             with the hash head and saves it in checkpoints) and is not used at search time. 0 (default): off,
             the loss is exactly L_sim + lambda_ham L_ham + lambda_q L_q. Not in the paper; see docs/method.md.
+        cls_sign: the classifier of L_cls reads the binary codes ``sign(h)`` (sign(0) = +1), as DSDH's reads
+            its binary codes, with the straight-through gradient (the gradient with respect to the signs is
+            passed to ``h`` unchanged). False (default): it reads ``h``.
         memory_bank: pair each batch item with the latest codes of all training items seen so far
             (the bank is refreshed with the batch's codes first; an item is never paired with itself);
             if False, only pairs within the batch (i != j) count.
@@ -115,6 +125,7 @@ class CSDHLoss(BaseHashingLoss):
         ham_cosine: bool = True,
         soft_similarity: bool = False,
         lambda_cls: float = 0.0,
+        cls_sign: bool = False,
         memory_bank: bool = True,
     ) -> None:
         super().__init__(n_bits, n_classes)
@@ -133,6 +144,7 @@ class CSDHLoss(BaseHashingLoss):
             raise ValueError(f"lambda_cls must be >= 0, got {lambda_cls}")
         self.lambda_cls = float(lambda_cls)
         self.classifier = nn.Linear(n_bits, n_classes) if self.lambda_cls > 0 else None
+        self.cls_sign = bool(cls_sign)
         self.uses_index = self.memory_bank
         if self.memory_bank:
             self.register_buffer("bank_codes", torch.zeros(n_train, n_bits))
@@ -181,7 +193,8 @@ class CSDHLoss(BaseHashingLoss):
         self.last_terms = {"sim": float(l_sim.detach()), "ham": float(l_ham.detach()), "q": float(l_q.detach())}
         total = l_sim + self.lambda_ham * l_ham + self.lambda_q * l_q
         if self.classifier is not None:
-            l_cls = code_classification_loss(self.classifier(codes), labels)
+            read = straight_through_sign(codes) if self.cls_sign else codes
+            l_cls = code_classification_loss(self.classifier(read), labels)
             self.last_terms["cls"] = float(l_cls.detach())
             total = total + self.lambda_cls * l_cls
         return total
