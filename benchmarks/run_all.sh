@@ -111,6 +111,11 @@ done
 for seed in 0 1 2; do
   $PY benchmarks/flip_average.py "$OUT/ft160cls_s$seed" --spreads 0,0.95 --shape | tee "$OUT/flip_shape_ft160cls_s$seed.json"
 done
+# two more seeds of that setting, read the same way (about 30 minutes each)
+for seed in 3 4; do
+  $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --loss-arg lambda_cls=0.1 --seed $seed --out "$OUT/ft160cls_s$seed" --overwrite
+  $PY benchmarks/flip_average.py "$OUT/ft160cls_s$seed" --spreads 0,0.95 --shape | tee "$OUT/flip_shape_ft160cls_s$seed.json"
+done
 # weight averaging (seed 0), CutMix (seeds 0 and 1) and mixup 1.0 (seed 0) on top of that setting (about 30 minutes each)
 $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 1.0 --loss-arg lambda_cls=0.1 --out "$OUT/ft160cls_mix1_s0" --overwrite
 $PY benchmarks/flip_average.py "$OUT/ft160cls_mix1_s0" --spreads 0,0.95 --shape | tee "$OUT/flip_shape_ft160cls_mix1_s0.json"
