@@ -156,7 +156,8 @@ def test_user_errors_are_one_line_exit_2(argv, expected, tmp_path, capsys):
     assert expected in _one_line_error(capsys)
 
 
-@pytest.mark.parametrize("arg, expected", [("no_such_weight=1", "no_such_weight"), ("lambda_cls=-1", "lambda_cls")])
+@pytest.mark.parametrize("arg, expected", [("no_such_weight=1", "no_such_weight"), ("lambda_cls=-1", "lambda_cls"),
+                                           ("cls_sign=true", "cls_sign")])
 def test_bad_loss_argument_is_a_user_error(fashion_folder, tmp_path, capsys, arg, expected):
     code = main(["train", "--dataset", "image-folder", "--data-dir", str(fashion_folder), "--epochs", "1",
                  "--input-size", "32", "--loss-arg", arg, "--out", str(tmp_path / "r")])

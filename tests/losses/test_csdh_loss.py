@@ -175,6 +175,8 @@ def test_classification_term_is_off_by_default_and_checked(naive):
     assert [n for n, _ in with_cls.named_parameters()] == ["classifier.weight", "classifier.bias"]
     with pytest.raises(ValueError, match="lambda_cls"):
         CSDHLoss(naive.K, naive.C, n_train=10, lambda_cls=-1)
+    with pytest.raises(ValueError, match="cls_sign .* needs lambda_cls > 0"):
+        CSDHLoss(naive.K, naive.C, n_train=10, cls_sign=True)  # nothing to read the signs without the term
     codes = torch.zeros(3, naive.K, requires_grad=True)
     out = with_cls(codes, torch.zeros(3, naive.C), torch.arange(3))  # no labelled item: the term is 0
     out.backward()

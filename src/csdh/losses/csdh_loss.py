@@ -144,6 +144,8 @@ class CSDHLoss(BaseHashingLoss):
             raise ValueError(f"lambda_cls must be >= 0, got {lambda_cls}")
         self.lambda_cls = float(lambda_cls)
         self.classifier = nn.Linear(n_bits, n_classes) if self.lambda_cls > 0 else None
+        if cls_sign and not self.lambda_cls:
+            raise ValueError("cls_sign changes what the classification term reads: it needs lambda_cls > 0")
         self.cls_sign = bool(cls_sign)
         self.uses_index = self.memory_bank
         if self.memory_bank:
