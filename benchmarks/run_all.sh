@@ -125,6 +125,9 @@ for seed in 0 1; do
   $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --cutmix 1.0 --loss-arg lambda_cls=0.1 --seed $seed --out "$OUT/ft160cls_cutmix_s$seed" --overwrite
   $PY benchmarks/flip_average.py "$OUT/ft160cls_cutmix_s$seed" --spreads 0,0.95 --shape | tee "$OUT/flip_shape_ft160cls_cutmix_s$seed.json"
 done
+# random erasing on top of that setting, seed 0 (about 30 minutes)
+$CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --erase-prob 0.25 --loss-arg lambda_cls=0.1 --out "$OUT/ft160cls_erase_s0" --overwrite
+$PY benchmarks/flip_average.py "$OUT/ft160cls_erase_s0" --spreads 0,0.95 --shape | tee "$OUT/flip_shape_ft160cls_erase_s0.json"
 # the classifier of L_cls reading the signs (straight-through), seed 0 (about 30 minutes)
 $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --loss-arg lambda_cls=0.1 --loss-arg cls_sign=true --out "$OUT/ft160cls_sign_s0" --overwrite
 $PY benchmarks/flip_average.py "$OUT/ft160cls_sign_s0" --spreads 0,0.95 --shape | tee "$OUT/flip_shape_ft160cls_sign_s0.json"
