@@ -129,16 +129,27 @@ def mixup(batch: torch.Tensor, labels: torch.Tensor, alpha: float,
         ``(mixed batch, mixed labels)``, new tensors.
     """
     b = batch.shape[0]
-    lam = rng.beta(alpha, alpha, size=b)
-    lam = np.maximum(lam, 1.0 - lam)
-    partner = torch.from_numpy(rng.permutation(b)).to(batch.device)
+    lam, partner = _partners(b, alpha, rng, batch.device)
     lam_t = torch.from_numpy(lam).to(batch.device, batch.dtype)
     shape = (b,) + (1,) * (batch.ndim - 1)
     mixed = lam_t.view(shape) * batch + (1 - lam_t.view(shape)) * batch[partner]
     if batch.ndim == 4:
         mixed = mixed.contiguous(memory_format=torch.channels_last)
-    lam_y = lam_t.to(labels.dtype).view(b, 1)
-    return mixed, lam_y * labels + (1 - lam_y) * labels[partner]
+    return mixed, _mix_labels(labels, lam, partner)
+
+
+def _partners(b: int, alpha: float, rng: np.random.Generator, device) -> Tuple[np.ndarray, torch.Tensor]:
+    """Mixing weights from Beta(alpha, alpha) folded to ``max(l, 1 - l)``, then a random permutation of the
+    batch (on ``device``), drawn from ``rng`` in that order: what :func:`mixup` and :func:`cutmix` share."""
+    lam = rng.beta(alpha, alpha, size=b)
+    lam = np.maximum(lam, 1.0 - lam)
+    return lam, torch.from_numpy(rng.permutation(b)).to(device)
+
+
+def _mix_labels(labels: torch.Tensor, own: np.ndarray, partner: torch.Tensor) -> torch.Tensor:
+    """``own_i * y_i + (1 - own_i) * y_p(i)`` for every item i of the batch."""
+    w = torch.from_numpy(own).to(labels.device, labels.dtype).view(-1, 1)
+    return w * labels + (1 - w) * labels[partner.to(labels.device)]
 
 
 def cutmix(batch: torch.Tensor, labels: torch.Tensor, alpha: float,
@@ -165,9 +176,7 @@ def cutmix(batch: torch.Tensor, labels: torch.Tensor, alpha: float,
     if batch.ndim != 4:
         raise ValueError(f"cutmix mixes images (B, C, H, W), got shape {tuple(batch.shape)}")
     b, _, h, w = batch.shape
-    lam = rng.beta(alpha, alpha, size=b)
-    lam = np.maximum(lam, 1.0 - lam)
-    partner = torch.from_numpy(rng.permutation(b)).to(batch.device)
+    lam, partner = _partners(b, alpha, rng, batch.device)
     side = np.sqrt(1.0 - lam)
     ch, cw = np.floor(side * h).astype(np.int64), np.floor(side * w).astype(np.int64)  # own share >= lam
     cy, cx = rng.integers(0, h, size=b), rng.integers(0, w, size=b)
@@ -177,5 +186,4 @@ def cutmix(batch: torch.Tensor, labels: torch.Tensor, alpha: float,
     inside = _boxes(*(torch.from_numpy(a).to(batch.device) for a in (top, bottom, left, right)), h, w)
     mixed = torch.where(inside.unsqueeze(1), batch[partner], batch)
     mixed = mixed.contiguous(memory_format=torch.channels_last)
-    lam_y = torch.from_numpy(own).to(labels.device, labels.dtype).view(b, 1)
-    return mixed, lam_y * labels + (1 - lam_y) * labels[partner.to(labels.device)]
+    return mixed, _mix_labels(labels, own, partner)
