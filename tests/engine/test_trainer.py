@@ -382,3 +382,33 @@ def test_flip_average_encodes_the_mean_of_an_image_and_its_mirror_image(fashion_
     assert np.allclose(model.encode_images(images), want, atol=1e-5)  # the service's path agrees
     if not finetune:  # the mirrored images' features are cached under a key of their own
         assert len(list((tmp_path / "cache").rglob("*.f32"))) == 2
+
+
+def test_frozen_stages_keep_their_pretrained_weights_and_statistics(fashion_folder, tmp_path):
+    # batch-norm statistics updated (train_bn), so that only the frozen stages can keep theirs
+    cfg = _config(fashion_folder, finetune=True, epochs=1, batch_size=16, n_val=20, freeze_stages=3, freeze_bn=False)
+    train_run(cfg, tmp_path / "ft")
+    state = torch.load(tmp_path / "ft" / "model.pt", weights_only=True)["backbone"]
+    from csdh.models import BACKBONES
+
+    fresh = BACKBONES.create("efficientnet-lite0", pretrained=True, input_size=32)
+    names = {id(p): n for n, p in fresh.named_parameters()}
+    names.update({id(b): n for n, b in fresh.named_buffers()})
+    stages = fresh.stages()
+    kept = [names[id(t)] for s in stages[:3] for t in list(s.parameters()) + list(s.buffers())]
+    later = [names[id(t)] for s in stages[3:] for t in list(s.parameters()) + list(s.buffers())]
+    reference = fresh.state_dict()
+    assert kept and all(torch.equal(state[k], reference[k]) for k in kept)
+    changed = [k for k in later if state[k].is_floating_point() and not torch.equal(state[k], reference[k])]
+    assert len(changed) > len(later) // 2, "the stages after the frozen ones did not train"
+
+
+def test_frozen_stages_are_checked_against_the_backbone(fashion_folder, tmp_path):
+    cfg = _config(fashion_folder, finetune=True, epochs=1, batch_size=16, n_val=20, freeze_stages=19)
+    with pytest.raises(UserError, match="efficientnet-lite0 has 18 stages; cannot freeze 19"):
+        train_run(cfg, tmp_path / "ft")
+    assert not (tmp_path / "ft" / "model.pt").exists()
+    with pytest.raises(UserError, match="needs --finetune"):
+        _config(fashion_folder, freeze_stages=2)
+    with pytest.raises(UserError, match=">= 0"):
+        _config(fashion_folder, finetune=True, freeze_stages=-1)

@@ -79,3 +79,17 @@ def test_torchvision_backbones_give_a_clear_error_without_torchvision():
         pass
     with pytest.raises(UserError, match="torchvision"):
         BACKBONES.create("resnet50", pretrained=False)
+
+
+def test_efficientnet_lite_stages_cover_the_backbone_in_forward_order():
+    net = BACKBONES.create("efficientnet-lite0", pretrained=False, input_size=64)
+    stages = net.stages()
+    assert len(stages) == 18  # the stem, 16 MBConv blocks, the head convolution
+    owned = [id(p) for s in stages for p in s.parameters()]
+    assert sorted(owned) == sorted(id(p) for p in net.parameters())  # every parameter in exactly one stage
+    assert stages[0][0] is net.net._conv_stem and stages[-1][0] is net.net._conv_head
+    assert all(a is b for a, b in zip(stages[1:-1], net.net._blocks))
+    frozen = net.freeze_stages(2)
+    assert [[id(p) for p in s.parameters()] for s in frozen] == [[id(p) for p in s.parameters()] for s in stages[:2]]
+    assert not any(p.requires_grad for s in stages[:2] for p in s.parameters())
+    assert all(p.requires_grad for s in stages[2:] for p in s.parameters())

@@ -51,6 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="encode every image (query or database) as the mean of its codes as it is and mirrored "
                         "left to right, for evaluation, the index and the service; twice the encoding time "
                         "(default: off)")
+    p.add_argument("--freeze-stages", type=int, metavar="N",
+                   help="with --finetune, keep the backbone's first N stages (EfficientNet-Lite: the stem, then "
+                        "each of its blocks) at their pretrained weights (default 0: fine-tune them all)")
     p.add_argument("--train-bn", action="store_true",
                    help="update the backbone's batch-norm statistics when fine-tuning (default: frozen)")
     p.add_argument("--ema-decay", type=float,
@@ -81,7 +84,7 @@ def config_from_args(args: argparse.Namespace):
         backbone_lr=args.backbone_lr, weight_decay=args.weight_decay, hidden=args.hidden, dropout=args.dropout,
         augment=False if args.no_augment else None, erase_prob=args.erase_prob, mixup=args.mixup, cutmix=args.cutmix,
         db_dither=args.db_dither, db_shape=args.db_shape or None, flip_average=args.flip_average or None,
-        freeze_bn=False if args.train_bn else None,
+        freeze_bn=False if args.train_bn else None, freeze_stages=args.freeze_stages,
         ema_decay=args.ema_decay, eval_every=args.eval_every, n_val=args.n_val, seed=args.seed,
         loss_args=tuple(parse_kv(args.loss_arg, "--loss-arg").items()) or None)
 

@@ -59,6 +59,9 @@ class TrainConfig:
             and mirrored left to right, before binarising (test-time augmentation; twice the encoding
             time). False (default): one pass. It changes no training step (validation while training
             encodes without it); ``csdh evaluate`` and ``csdh encode`` can override it.
+        freeze_stages: while fine-tuning, keep the first this many stages of the backbone (its
+            :meth:`~csdh.models.backbone.Backbone.stages`: for EfficientNet-Lite the stem, then each block)
+            at their pretrained weights, in eval mode; gradients stop there (0: fine-tune all).
         freeze_bn: keep the backbone's batch-norm layers in eval mode (pretrained statistics) while
             fine-tuning; small CPU batches give noisy batch statistics.
         ema_decay: keep an exponential moving average of the weights with this decay per step and
@@ -95,6 +98,7 @@ class TrainConfig:
     db_dither: float = 0.0
     db_shape: bool = False
     flip_average: bool = False
+    freeze_stages: int = 0
     freeze_bn: bool = True
     ema_decay: float = 0.0
     eval_every: int = 1
@@ -125,6 +129,11 @@ class TrainConfig:
             raise UserError(f"EMA decay must be in [0, 1), got {self.ema_decay}")
         if self.input_size < 32:
             raise UserError(f"input size must be >= 32, got {self.input_size}")
+        if self.freeze_stages < 0:
+            raise UserError(f"frozen stages must be >= 0, got {self.freeze_stages}")
+        if self.freeze_stages and not self.finetune:
+            raise UserError("--freeze-stages keeps part of the backbone at its pretrained weights while fine-tuning, "
+                            "so it needs --finetune (without it the whole backbone is frozen)")
         if self.n_val < 0:
             raise UserError(f"validation queries must be >= 0, got {self.n_val}")
         if self.n_val == 0 and self.eval_every:

@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import math
 import time
-from typing import Any, Callable, Dict, Iterable, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import numpy as np
 import torch
@@ -106,8 +106,14 @@ class Trainer:
         # a loss with parameters of its own (CSDH's optional code classifier) learns with the hash head
         head_params = list(self.net.head.parameters()) + list(self.loss.parameters())
         groups = [{"params": head_params, "lr": c.lr, "base_lr": c.lr}]
+        self.frozen_stages: List[torch.nn.Module] = []
         if c.finetune:
-            groups.append({"params": list(self.net.backbone.parameters()), "lr": c.backbone_lr, "base_lr": c.backbone_lr})
+            try:
+                self.frozen_stages = self.net.backbone.freeze_stages(c.freeze_stages)
+            except ValueError as exc:
+                raise UserError(f"--freeze-stages: {exc}") from None
+            trainable = [p for p in self.net.backbone.parameters() if p.requires_grad]
+            groups.append({"params": trainable, "lr": c.backbone_lr, "base_lr": c.backbone_lr})
         else:
             for p in self.net.backbone.parameters():
                 p.requires_grad_(False)
@@ -241,6 +247,8 @@ class Trainer:
             self.net.backbone.eval()
         elif c.freeze_bn:
             freeze_batch_norm(self.net.backbone)
+        for stage in self.frozen_stages:  # pretrained and fixed: batch norm and dropout as at inference
+            stage.eval()
         n_batches = math.ceil(len(self.train_pos) / c.batch_size)
         bar = self.progress(self._batches(epoch), desc=f"epoch {epoch + 1}/{c.total_epochs}", total=n_batches, unit="batch")
         total, n_items, t0 = 0.0, 0, time.perf_counter()

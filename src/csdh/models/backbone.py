@@ -1,6 +1,8 @@
 """The contract every backbone follows."""
 from __future__ import annotations
 
+from typing import List
+
 import torch
 from torch import nn
 
@@ -26,6 +28,24 @@ class Backbone(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised images -> pooled features ``(B, out_dim)``."""
         raise NotImplementedError
+
+    def stages(self) -> List[nn.Module]:
+        """The backbone's parameterised parts from input to output, the units of ``--freeze-stages``.
+
+        The default is the direct children that hold parameters, in registration order; subclasses whose
+        children are not in forward order, or are too coarse, list their own.
+        """
+        return [m for m in self.children() if any(True for _ in m.parameters())]
+
+    def freeze_stages(self, n: int) -> List[nn.Module]:
+        """Stop gradients to the first ``n`` stages (their weights stay pretrained); returns those stages."""
+        stages = self.stages()
+        if not 0 <= n <= len(stages):
+            raise ValueError(f"{self.name} has {len(stages)} stages; cannot freeze {n}")
+        for stage in stages[:n]:
+            for p in stage.parameters():
+                p.requires_grad_(False)
+        return stages[:n]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_features(self.normalize(x))

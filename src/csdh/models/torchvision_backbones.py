@@ -4,6 +4,8 @@ torchvision downloads ImageNet weights on first use (when online) into its own c
 """
 from __future__ import annotations
 
+from typing import List
+
 import torch
 from torch import nn
 
@@ -30,6 +32,10 @@ def _torchvision():
 class _TorchvisionBackbone(Backbone):
     def __init__(self) -> None:
         super().__init__(mean=_IMAGENET_MEAN, std=_IMAGENET_STD)
+
+    def stages(self) -> List[nn.Module]:
+        """AlexNet and VGG-16: each convolution of ``features``, then fc6 and fc7."""
+        return [m for m in list(self.features) + list(self.fc) if any(True for _ in m.parameters())]
 
 
 @BACKBONES.register("alexnet")
@@ -83,6 +89,11 @@ class ResNet50(_TorchvisionBackbone):
         net = models.resnet50(weights=models.ResNet50_Weights.IMAGENET1K_V2 if pretrained else None)
         net.fc = nn.Identity()
         self.net = net
+
+    def stages(self) -> List[nn.Module]:
+        """The stem (convolution and batch norm), then the four residual layers."""
+        n = self.net
+        return [nn.ModuleList([n.conv1, n.bn1]), n.layer1, n.layer2, n.layer3, n.layer4]
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
