@@ -132,10 +132,10 @@ $PY benchmarks/flip_average.py "$OUT/ft160cls_erase_s0" --spreads 0,0.95 --shape
 $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --loss-arg lambda_cls=0.1 --loss-arg cls_sign=true --out "$OUT/ft160cls_sign_s0" --overwrite
 $PY benchmarks/flip_average.py "$OUT/ft160cls_sign_s0" --spreads 0,0.95 --shape | tee "$OUT/flip_shape_ft160cls_sign_s0.json"
 # updated batch-norm statistics and a larger weight decay, seed 0 (about 25 minutes each; their validation
-# mAP decided, so they are not encoded), then the stem and first three blocks frozen, seeds 0 and 1
+# mAP decided, so they are not encoded), then the stem and first three blocks frozen, seeds 0, 1 and 2
 $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --loss-arg lambda_cls=0.1 --train-bn --out "$OUT/ft160cls_bn_s0" --overwrite
 $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --loss-arg lambda_cls=0.1 --weight-decay 0.05 --out "$OUT/ft160cls_wd_s0" --overwrite
-for seed in 0 1; do
+for seed in 0 1 2; do
   $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --loss-arg lambda_cls=0.1 --freeze-stages 4 --seed $seed --out "$OUT/ft160cls_fz4_s$seed" --overwrite
   $PY benchmarks/flip_average.py "$OUT/ft160cls_fz4_s$seed" --spreads 0,0.95 --shape | tee "$OUT/flip_shape_ft160cls_fz4_s$seed.json"
 done
