@@ -7,6 +7,11 @@ import torch
 from torch import nn
 
 
+def has_parameters(module: nn.Module) -> bool:
+    """Whether ``module`` (or anything inside it) holds a parameter."""
+    return next(module.parameters(), None) is not None
+
+
 class Backbone(nn.Module):
     """A feature extractor: float images in [0, 1], ``(B, 3, S, S)`` -> pooled features ``(B, out_dim)``.
 
@@ -35,7 +40,7 @@ class Backbone(nn.Module):
         The default is the direct children that hold parameters, in registration order; subclasses whose
         children are not in forward order, or are too coarse, list their own.
         """
-        return [m for m in self.children() if any(True for _ in m.parameters())]
+        return [m for m in self.children() if has_parameters(m)]
 
     def freeze_stages(self, n: int) -> List[nn.Module]:
         """Stop gradients to the first ``n`` stages (their weights stay pretrained); returns those stages."""

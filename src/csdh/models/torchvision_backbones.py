@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from csdh.errors import UserError
-from csdh.models.backbone import Backbone
+from csdh.models.backbone import Backbone, has_parameters
 from csdh.models.registry import BACKBONES
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -35,7 +35,7 @@ class _TorchvisionBackbone(Backbone):
 
     def stages(self) -> List[nn.Module]:
         """AlexNet and VGG-16: each convolution of ``features``, then fc6 and fc7."""
-        return [m for m in list(self.features) + list(self.fc) if any(True for _ in m.parameters())]
+        return [m for m in list(self.features) + list(self.fc) if has_parameters(m)]
 
 
 @BACKBONES.register("alexnet")
