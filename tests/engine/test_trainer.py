@@ -412,3 +412,52 @@ def test_frozen_stages_are_checked_against_the_backbone(fashion_folder, tmp_path
         _config(fashion_folder, freeze_stages=2)
     with pytest.raises(UserError, match=">= 0"):
         _config(fashion_folder, finetune=True, freeze_stages=-1)
+
+
+def test_warmup_factor_rises_linearly_to_one():
+    from csdh.engine.trainer import warmup_factor
+
+    assert [warmup_factor(0, s, 4, 1) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert [warmup_factor(e, 1, 4, 2) for e in range(3)] == [0.25, 0.75, 1.0]
+    assert warmup_factor(0, 0, 4, 0) == 1.0
+
+
+def test_lr_warmup_ramps_the_first_end_to_end_epoch_step_by_step(fashion_folder, tmp_path, monkeypatch):
+    seen = []
+    original = torch.optim.AdamW.step
+
+    def step(self, *args, **kwargs):
+        seen.append([g["lr"] for g in self.param_groups])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step)
+    cfg = _config(fashion_folder, finetune=True, warmup_epochs=1, epochs=2, batch_size=16, n_val=20, eval_every=2,
+                  lr_warmup=1, lr=1e-3, backbone_lr=1e-4)
+    train_run(cfg, tmp_path / "ft")
+    n = len(seen) // 3  # three epochs of equal length: head warm-up, then two end-to-end epochs
+    assert len(seen) == 3 * n and n >= 4
+    head, first, second = seen[:n], seen[n:2 * n], seen[2 * n:]
+    assert all(lrs == [1e-3, 0.0] for lrs in head)  # head warm-up: its own schedule, untouched by lr_warmup
+    for s, (head_lr, backbone_lr) in enumerate(first):
+        assert head_lr == pytest.approx(1e-3 * (s + 1) / n) and backbone_lr == pytest.approx(1e-4 * (s + 1) / n)
+    # the second end-to-end epoch follows the cosine schedule (halfway: half the base rates), every step
+    assert all(lrs == pytest.approx([5e-4, 5e-5]) for lrs in second)
+
+
+def test_lr_warmup_longer_than_training_is_refused(fashion_folder):
+    with pytest.raises(UserError, match="learning-rate warm-up must be between 0 and the 2 epochs, got 3"):
+        _config(fashion_folder, epochs=2, lr_warmup=3)
+
+
+def test_lr_warmup_changes_training_and_resumes_mid_ramp(fashion_folder, tmp_path, monkeypatch):
+    cfg = _config(fashion_folder, epochs=3, lr_warmup=2)  # frozen mode: the ramp covers epochs 0 and 1
+    train_run(cfg, tmp_path / "a")
+    train_run(_config(fashion_folder, epochs=3), tmp_path / "plain")
+    a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)
+    plain = torch.load(tmp_path / "plain" / "checkpoint.pt", weights_only=True)
+    assert not torch.equal(a["head"]["hash.weight"], plain["head"]["hash.weight"])
+    _kill_at_epoch_then_resume(cfg, tmp_path / "killed", 1, monkeypatch)
+    resumed = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
+    for k in a["head"]:
+        assert torch.allclose(a["head"][k], resumed["head"][k], atol=1e-6), k
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["lr_warmup"] == 2

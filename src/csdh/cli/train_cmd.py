@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float, help="hash head learning rate")
     p.add_argument("--backbone-lr", type=float, help="backbone learning rate with --finetune")
+    p.add_argument("--lr-warmup", type=int, metavar="EPOCHS",
+                   help="raise the learning rates linearly, step by step, over the first EPOCHS epochs of the "
+                        "schedule (with --finetune: of end-to-end training) (default 0: none)")
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--hidden", type=int, help="hidden layer width (default 1024)")
     p.add_argument("--dropout", type=float)
@@ -81,7 +84,7 @@ def config_from_args(args: argparse.Namespace):
         finetune=args.finetune, dataset=args.dataset, protocol=args.protocol, data_dir=args.data_dir,
         image_root=args.image_root, method=args.method, bits=args.bits, backbone=args.backbone,
         input_size=args.input_size, epochs=args.epochs, warmup_epochs=args.warmup_epochs, batch_size=args.batch_size, lr=args.lr,
-        backbone_lr=args.backbone_lr, weight_decay=args.weight_decay, hidden=args.hidden, dropout=args.dropout,
+        backbone_lr=args.backbone_lr, lr_warmup=args.lr_warmup, weight_decay=args.weight_decay, hidden=args.hidden, dropout=args.dropout,
         augment=False if args.no_augment else None, erase_prob=args.erase_prob, mixup=args.mixup, cutmix=args.cutmix,
         db_dither=args.db_dither, db_shape=args.db_shape or None, flip_average=args.flip_average or None,
         freeze_bn=False if args.train_bn else None, freeze_stages=args.freeze_stages,

@@ -31,6 +31,9 @@ class TrainConfig:
         batch_size: images (or feature vectors) per step.
         lr: learning rate of the hash head (Adam).
         backbone_lr: learning rate of the backbone when fine-tuning.
+        lr_warmup: epochs over which every learning rate rises linearly, step by step, from near 0 to its
+            cosine schedule at the start of training (with ``finetune``: at the start of end-to-end
+            training, where the pretrained backbone meets fresh optimiser moments); 0 (default): none.
         weight_decay: L2 weight decay (AdamW).
         hidden: hidden layer width of the hash head.
         dropout: dropout after the hidden layer.
@@ -87,6 +90,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 1e-3
     backbone_lr: float = 1e-4
+    lr_warmup: int = 0
     weight_decay: float = 1e-4
     hidden: int = 1024
     dropout: float = 0.5
@@ -112,6 +116,8 @@ class TrainConfig:
             raise UserError(f"epochs must be >= 1, got {self.epochs}")
         if self.warmup_epochs < 0:
             raise UserError(f"warm-up epochs must be >= 0, got {self.warmup_epochs}")
+        if not 0 <= self.lr_warmup <= self.epochs:
+            raise UserError(f"learning-rate warm-up must be between 0 and the {self.epochs} epochs, got {self.lr_warmup}")
         if self.batch_size < 2:
             raise UserError(f"batch size must be >= 2, got {self.batch_size}")
         if not 0.0 <= self.erase_prob <= 1.0:

@@ -66,6 +66,15 @@ def cosine_lr(base: float, epoch: int, epochs: int) -> float:
     return base * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
 
 
+def warmup_factor(epoch: int, step: int, n_steps: int, warmup: int) -> float:
+    """Linear learning-rate warm-up: the factor for ``step`` (0-based) of ``n_steps`` in ``epoch`` of a
+    schedule whose first ``warmup`` epochs ramp up; ``(epoch * n_steps + step + 1) / (warmup * n_steps)``,
+    capped at 1 (and 1 when ``warmup`` is 0)."""
+    if warmup <= 0:
+        return 1.0
+    return min(1.0, (epoch * n_steps + step + 1) / (warmup * n_steps))
+
+
 class Trainer:
     """Trains one run.
 
@@ -235,6 +244,8 @@ class Trainer:
                 group["lr"] = cosine_lr(group["base_lr"], epoch, warm) if i == 0 else 0.0
             else:
                 group["lr"] = cosine_lr(group["base_lr"], epoch - warm, c.epochs)
+            group["epoch_lr"] = group["lr"]
+        ramping = epoch >= warm and epoch - warm < c.lr_warmup
         self.loss.on_epoch_start(epoch)
         scale = self.loss.head_scale()
         if scale is not None:
@@ -259,6 +270,10 @@ class Trainer:
                 x, y = cutmix(x, y, c.cutmix, mix_rng)
             elif c.mixup > 0:
                 x, y = mixup(x, y, c.mixup, mix_rng)
+            if ramping:
+                factor = warmup_factor(epoch - warm, step, n_batches, c.lr_warmup)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = group["epoch_lr"] * factor
             codes = self.net(x) if end_to_end else self.net.forward_head(x)
             loss = self.loss(codes, y, idx)
             self.optimizer.zero_grad(set_to_none=True)
