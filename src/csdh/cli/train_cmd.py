@@ -83,8 +83,9 @@ def config_from_args(args: argparse.Namespace):
     return make_config(
         finetune=args.finetune, dataset=args.dataset, protocol=args.protocol, data_dir=args.data_dir,
         image_root=args.image_root, method=args.method, bits=args.bits, backbone=args.backbone,
-        input_size=args.input_size, epochs=args.epochs, warmup_epochs=args.warmup_epochs, batch_size=args.batch_size, lr=args.lr,
-        backbone_lr=args.backbone_lr, lr_warmup=args.lr_warmup, weight_decay=args.weight_decay, hidden=args.hidden, dropout=args.dropout,
+        input_size=args.input_size, epochs=args.epochs, warmup_epochs=args.warmup_epochs, batch_size=args.batch_size,
+        lr=args.lr, backbone_lr=args.backbone_lr, lr_warmup=args.lr_warmup, weight_decay=args.weight_decay,
+        hidden=args.hidden, dropout=args.dropout,
         augment=False if args.no_augment else None, erase_prob=args.erase_prob, mixup=args.mixup, cutmix=args.cutmix,
         db_dither=args.db_dither, db_shape=args.db_shape or None, flip_average=args.flip_average or None,
         freeze_bn=False if args.train_bn else None, freeze_stages=args.freeze_stages,

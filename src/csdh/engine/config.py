@@ -117,7 +117,8 @@ class TrainConfig:
         if self.warmup_epochs < 0:
             raise UserError(f"warm-up epochs must be >= 0, got {self.warmup_epochs}")
         if not 0 <= self.lr_warmup <= self.epochs:
-            raise UserError(f"learning-rate warm-up must be between 0 and the {self.epochs} epochs, got {self.lr_warmup}")
+            raise UserError(f"learning-rate warm-up must be between 0 and the {self.epochs} epochs, "
+                            f"got {self.lr_warmup}")
         if self.batch_size < 2:
             raise UserError(f"batch size must be >= 2, got {self.batch_size}")
         if not 0.0 <= self.erase_prob <= 1.0:
