@@ -244,7 +244,7 @@ class Trainer:
                 group["lr"] = cosine_lr(group["base_lr"], epoch, warm) if i == 0 else 0.0
             else:
                 group["lr"] = cosine_lr(group["base_lr"], epoch - warm, c.epochs)
-            group["epoch_lr"] = group["lr"]
+        epoch_lrs = [group["lr"] for group in self.optimizer.param_groups]
         ramping = epoch >= warm and epoch - warm < c.lr_warmup
         self.loss.on_epoch_start(epoch)
         scale = self.loss.head_scale()
@@ -272,8 +272,8 @@ class Trainer:
                 x, y = mixup(x, y, c.mixup, mix_rng)
             if ramping:
                 factor = warmup_factor(epoch - warm, step, n_batches, c.lr_warmup)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = group["epoch_lr"] * factor
+                for group, lr in zip(self.optimizer.param_groups, epoch_lrs):
+                    group["lr"] = lr * factor
             codes = self.net(x) if end_to_end else self.net.forward_head(x)
             loss = self.loss(codes, y, idx)
             self.optimizer.zero_grad(set_to_none=True)
