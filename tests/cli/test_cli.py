@@ -1,6 +1,7 @@
 """The command line on a small real Fashion-MNIST subset, and its handling of bad input."""
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
@@ -200,3 +201,19 @@ def test_flip_average_on_the_command_line(trained_run, tmp_path):
     assert not RunModel.load(trained_run).flip_average  # the run itself is unchanged
     assert main(["-q", "evaluate", str(trained_run)]) == 0
     assert json.loads((trained_run / "metrics.json").read_text())["flip_average"] is False
+
+
+def _parsers(parser, path=("csdh",)):
+    """Every (sub)parser under ``parser`` with its command path."""
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _parsers(child, path + (name,))
+
+
+def test_every_argument_says_what_it_does():
+    missing = [f"{' '.join(path)} {(action.option_strings or [action.dest])[0]}"
+               for path, parser in _parsers(build_parser()) for action in parser._actions
+               if not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)) and not action.help]
+    assert missing == []

@@ -74,7 +74,8 @@ def add_data(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--dataset", required=required, metavar="NAME",
                    help=f"data set: {', '.join(DATASETS.names())}")
     p.add_argument("--data-dir", metavar="DIR", help="where the data set lives (default: its search path)")
-    p.add_argument("--image-root", metavar="DIR", help="root of relative image paths in list files (default: --data-dir)")
+    p.add_argument("--image-root", metavar="DIR",
+                   help="root of relative image paths in list files (default: --data-dir)")
     p.add_argument("--no-download", action="store_true", help="never download; fail if the data is not on disk")
 
 

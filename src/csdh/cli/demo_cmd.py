@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", metavar="DIR", help="Fashion-MNIST files (default: the search path)")
     p.add_argument("--finetune", action="store_true", help="fine-tune the backbone end to end (slower, better)")
     p.add_argument("--epochs", type=int, help="override the number of epochs")
-    p.add_argument("--bits", type=int, default=48)
+    p.add_argument("--bits", type=int, default=48, help="code length K, a multiple of 8 (default 48)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     add_device(p)
     p.set_defaults(func=run)

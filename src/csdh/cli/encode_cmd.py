@@ -15,9 +15,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "sign(0)=+1: FAISS's order), labels (uint8 n x C multi-hot), index (int64 pool positions) and "
         "db_dither and db_shape (the database binarisation used; query codes are always sign(h)) and "
         "flip_average (whether codes are the mean of the image's and its mirror image's)."))
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--split", choices=["query", "database", "train"], required=True)
-    p.add_argument("--out", required=True, metavar="FILE.npz")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by csdh train")
+    p.add_argument("--split", choices=["query", "database", "train"], required=True,
+                   help="which images of the run's split to encode")
+    p.add_argument("--out", required=True, metavar="FILE.npz", help="the .npz file to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing FILE.npz")
     add_db_dither(p)
     add_flip_average(p)

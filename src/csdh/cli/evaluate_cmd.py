@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Encode the run's queries and database and compute mAP@K (ties by database position), the "
         "tie-aware mAP, precision within Hamming radius 2, precision-recall and precision@N curves. "
         "Writes RUN_DIR/metrics.json, CSV curves and PNG plots."))
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by csdh train")
     p.add_argument("--topk", default=None,
                    help="mAP cut-off: a number or 'all' (default: the protocol's K, all for list/folder data)")
     add_db_dither(p)

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Unreadable images are skipped and listed in INDEX_DIR/skipped.txt."))
     b.add_argument("run_dir", metavar="RUN_DIR", help="the trained run whose model encodes the images")
     _add_source(b, dataset=True)
-    b.add_argument("--out", required=True, metavar="INDEX_DIR")
+    b.add_argument("--out", required=True, metavar="INDEX_DIR", help="the index directory to write")
     b.add_argument("--kind", choices=["flat", "hnsw", "multihash"], default="flat",
                    help="flat: exact scan (default); hnsw: graph, approximate, for millions of images; "
                         "multihash: multi-index hashing, approximate, for small-radius search")
@@ -37,19 +37,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.set_defaults(func=run_build)
 
     a = isub.add_parser("add", help="append images to an index (new ids)")
-    a.add_argument("index_dir", metavar="INDEX_DIR")
+    a.add_argument("index_dir", metavar="INDEX_DIR", help="the index to add to")
     a.add_argument("run_dir", metavar="RUN_DIR", help="the run the index was built with")
     _add_source(a, dataset=False)
     _add_encoding(a)
     a.set_defaults(func=run_add)
 
     r = isub.add_parser("remove", help="delete items by id")
-    r.add_argument("index_dir", metavar="INDEX_DIR")
-    r.add_argument("ids", metavar="ID", nargs="+", type=int)
+    r.add_argument("index_dir", metavar="INDEX_DIR", help="the index to remove from")
+    r.add_argument("ids", metavar="ID", nargs="+", type=int, help="ids of the items to remove")
     r.set_defaults(func=run_remove)
 
     i = isub.add_parser("info", help="summarise an index")
-    i.add_argument("index_dir", metavar="INDEX_DIR")
+    i.add_argument("index_dir", metavar="INDEX_DIR", help="the index to describe")
     i.add_argument("--json", action="store_true", help="print the manifest and counts as JSON")
     i.set_defaults(func=run_info)
 
@@ -105,7 +105,8 @@ def run_build(args: argparse.Namespace) -> int:
     quiet_faiss(args)
     if args.kind != "hnsw" and (args.hnsw_m is not None or args.ef_search is not None):
         raise UserError("--hnsw-m and --ef-search apply to --kind hnsw")
-    if args.kind != "multihash" and any(v is not None for v in (args.multihash_tables, args.multihash_bits, args.nflip)):
+    multihash_args = (args.multihash_tables, args.multihash_bits, args.nflip)
+    if args.kind != "multihash" and any(v is not None for v in multihash_args):
         raise UserError("--multihash-tables, --multihash-bits and --nflip apply to --kind multihash")
     params = {"hnsw": {"m": args.hnsw_m, "ef_search": args.ef_search},
               "multihash": {"nhash": args.multihash_tables, "b": args.multihash_bits, "nflip": args.nflip}

@@ -14,8 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("search", help="search an index with images", description=(
         "Encode each IMAGE with the index's model and print its nearest items by Hamming distance "
         "(ties ordered by id): rank, distance, id, path and labels."))
-    p.add_argument("index_dir", metavar="INDEX_DIR")
-    p.add_argument("images", metavar="IMAGE", nargs="+")
+    p.add_argument("index_dir", metavar="INDEX_DIR", help="an index built with csdh index build")
+    p.add_argument("images", metavar="IMAGE", nargs="+", help="query image files")
     p.add_argument("-k", type=int, default=None, help="results per image (default 10; with --radius: all)")
     p.add_argument("--radius", type=int, metavar="R", help="every item at Hamming distance <= R")
     p.add_argument("--json", action="store_true",

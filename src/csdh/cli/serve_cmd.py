@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Load the index and its model once, then answer POST /api/search (multipart field 'image'), "
         "GET /api/items/ID, GET /api/items/ID/image, GET /api/stats, GET /healthz, and serve the search "
         "page at /."))
-    p.add_argument("index_dir", metavar="INDEX_DIR")
+    p.add_argument("index_dir", metavar="INDEX_DIR", help="an index built with csdh index build")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--run", metavar="RUN_DIR", help="the model (default: the run recorded in the index)")

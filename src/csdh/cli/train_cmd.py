@@ -22,18 +22,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backbone", default="efficientnet-lite0", help=f"{', '.join(BACKBONES.names())}")
     p.add_argument("--input-size", type=int, default=None, help="square input size in pixels (default 96)")
     p.add_argument("--finetune", action="store_true", help="train the backbone end to end (the paper's mode)")
-    p.add_argument("--epochs", type=int, help="epochs (with --finetune: end-to-end epochs after the warm-up)")
+    p.add_argument("--epochs", type=int,
+                   help="epochs (default 40; with --finetune: end-to-end epochs after the warm-up, default 12)")
     p.add_argument("--warmup-epochs", type=int,
-                   help="with --finetune: train the head on frozen features first for this many epochs")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="hash head learning rate")
-    p.add_argument("--backbone-lr", type=float, help="backbone learning rate with --finetune")
+                   help="with --finetune: train the head on frozen features first for this many epochs (default 40)")
+    p.add_argument("--batch-size", type=int, help="images per step (default 128; with --finetune 32)")
+    p.add_argument("--lr", type=float, help="hash head learning rate (default 1e-3)")
+    p.add_argument("--backbone-lr", type=float, help="backbone learning rate with --finetune (default 1e-4)")
     p.add_argument("--lr-warmup", type=int, metavar="EPOCHS",
                    help="raise the learning rates linearly, step by step, over the first EPOCHS epochs of the "
                         "schedule (with --finetune: of end-to-end training) (default 0: none)")
-    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--weight-decay", type=float, help="AdamW weight decay (default 1e-4)")
     p.add_argument("--hidden", type=int, help="hidden layer width (default 1024)")
-    p.add_argument("--dropout", type=float)
+    p.add_argument("--dropout", type=float, help="dropout after the hidden layer (default 0.5)")
     p.add_argument("--no-augment", action="store_true", help="no flips/translations when fine-tuning")
     p.add_argument("--erase-prob", type=float,
                    help="random erasing probability per image when fine-tuning (default: the mode's)")
@@ -62,14 +63,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ema-decay", type=float,
                    help="validate and save an exponential moving average of the weights with this decay per "
                         "step, e.g. 0.998 (default 0: off)")
-    p.add_argument("--eval-every", type=int, help="validation mAP every N epochs (0 = never)")
+    p.add_argument("--eval-every", type=int, help="validation mAP every N epochs, the best kept (default 1; 0 = never)")
     p.add_argument("--n-val", type=int,
                    help="validation queries (default 500); 0: no validation split (where it would be carved "
                         "from the training images, they all train), the last epoch is kept")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, initialisation and batches (default 0)")
     p.add_argument("--loss-arg", action="append", default=[], metavar="NAME=VALUE",
                    help="extra loss argument, e.g. --loss-arg alpha=0.5 (repeatable)")
-    p.add_argument("--out", required=True, metavar="RUN_DIR")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="the run directory to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.add_argument("--resume", action="store_true", help="continue a killed run from its last checkpoint")
     add_device(p)
