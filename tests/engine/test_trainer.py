@@ -461,3 +461,18 @@ def test_lr_warmup_changes_training_and_resumes_mid_ramp(fashion_folder, tmp_pat
     for k in a["head"]:
         assert torch.allclose(a["head"][k], resumed["head"][k], atol=1e-6), k
     assert json.loads((tmp_path / "a" / "config.json").read_text())["lr_warmup"] == 2
+
+
+def test_overwrite_with_an_unreadable_image_keeps_the_old_run(fashion_folder, tmp_path):
+    import shutil
+
+    folder = tmp_path / "photos"
+    shutil.copytree(fashion_folder, folder)
+    train_run(_config(folder, epochs=1), tmp_path / "run")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()}
+    victim = sorted(folder.glob("*/*.png"))[7]
+    victim.write_bytes(victim.read_bytes()[:60])  # truncated: found when the features are computed
+    with pytest.raises(UserError, match=victim.name):
+        train_run(_config(folder, epochs=1, seed=1), tmp_path / "run", overwrite=True)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos", "run"]

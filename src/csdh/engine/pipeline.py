@@ -1,6 +1,7 @@
 """High-level jobs used by the CLI and the benchmarks: train a run from a config."""
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Optional, Union
@@ -67,11 +68,13 @@ def train_run(config: TrainConfig, out: Union[str, Path], overwrite: bool = Fals
         pool, _, _ = load_dataset(config.dataset, data_dir=config.data_dir, image_root=config.image_root,
                                   download=download)
         split = Split.load(run.split)
+        starting = contextlib.nullcontext()
     else:
         pool, split = prepare_data(config, download=download)
         check_label_mixing(config, pool)
         build_loss(config, pool.n_classes, len(split.train))  # a bad loss argument fails before anything is written
-        run.prepare_new(overwrite)
-    trainer = Trainer(config, pool, split, run, device=device, progress=progress, feature_cache=feature_cache,
-                      pretrained=pretrained, workers=workers)
-    return trainer.fit(resume=resume)
+        starting = run.starting(overwrite)  # a run replaced with --overwrite comes back if this one fails to start
+    with starting:
+        trainer = Trainer(config, pool, split, run, device=device, progress=progress, feature_cache=feature_cache,
+                          pretrained=pretrained, workers=workers)
+        return trainer.fit(resume=resume)

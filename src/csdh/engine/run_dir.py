@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Iterator, Optional, Union
 
 import torch
 
@@ -61,16 +62,57 @@ class RunDir:
 
     def prepare_new(self, overwrite: bool) -> None:
         """Make the folder for a new run; refuse an existing, non-empty one unless ``overwrite``."""
+        aside = self._set_aside(overwrite)
+        if aside is not None:
+            shutil.rmtree(aside)
+
+    @contextmanager
+    def starting(self, overwrite: bool) -> Iterator[None]:
+        """Make the folder for a new run, and undo that if the run fails before its first checkpoint.
+
+        An existing run replaced with ``overwrite`` is first set aside (renamed to ``.NAME.replaced``
+        beside it), not deleted: if the body raises before a checkpoint exists (unreadable images found
+        while computing features, an interrupt in the first epoch), the partial new run is removed and
+        the old one comes back as it was, and a folder this call created is removed again. Once a
+        checkpoint exists the new run can be resumed, so the old run is deleted whatever happens.
+        """
+        existed = self.path.exists()
+        aside = self._set_aside(overwrite)
+        try:
+            yield
+        except BaseException:
+            if not self.checkpoint.exists():
+                shutil.rmtree(self.path, ignore_errors=True)
+                if aside is not None:
+                    aside.rename(self.path)
+                    aside = None
+                elif existed:
+                    self.path.mkdir(parents=True, exist_ok=True)
+            raise
+        finally:
+            if aside is not None:
+                shutil.rmtree(aside, ignore_errors=True)
+
+    def _set_aside(self, overwrite: bool) -> Optional[Path]:
+        """Refuse what may not be replaced, rename a run being replaced out of the way, make the folder.
+
+        Returns where the replaced run now is (``None`` when there was none)."""
         if self.path.exists() and not self.path.is_dir():
             raise UserError("exists and is not a directory", self.path)
+        aside = None
         if self.path.exists() and any(self.path.iterdir()):
             if not overwrite:
                 raise UserError("run directory exists and is not empty; pass --overwrite to replace it "
                                 "or --resume to continue it", self.path)
             if not self.config.exists() and not self.checkpoint.exists():
                 raise UserError("refusing to --overwrite a directory that is not a csdh run directory", self.path)
-            shutil.rmtree(self.path)
+            full = self.path.resolve()
+            aside = full.with_name(f".{full.name}.replaced")
+            if aside.exists():  # left by a replacing run that was killed outright
+                shutil.rmtree(aside)
+            self.path.rename(aside)
         self.path.mkdir(parents=True, exist_ok=True)
+        return aside
 
     def require(self, what: str = "model") -> None:
         """Raise a clear error unless this is a finished (``model``) or started (``checkpoint``) run."""
