@@ -63,6 +63,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ema-decay", type=float,
                    help="validate and save an exponential moving average of the weights with this decay per "
                         "step, e.g. 0.998 (default 0: off)")
+    p.add_argument("--teacher", metavar="RUN_DIR",
+                   help="with --finetune, learn from this finished run's class posteriors as well as the labels "
+                        "(knowledge distillation); the teacher must share this run's split and have a code "
+                        "classifier (--loss-arg lambda_cls=...) (default: none)")
+    p.add_argument("--teacher-weight", type=float, metavar="W",
+                   help="the teacher's share of the labels, in (0, 1] (default 0.5)")
+    p.add_argument("--teacher-temperature", type=float, metavar="T",
+                   help="softmax temperature of the teacher's logits (default 2)")
     p.add_argument("--eval-every", type=int, help="validation mAP every N epochs, the best kept (default 1; 0 = never)")
     p.add_argument("--n-val", type=int,
                    help="validation queries (default 500); 0: no validation split (where it would be carved "
@@ -90,7 +98,8 @@ def config_from_args(args: argparse.Namespace):
         augment=False if args.no_augment else None, erase_prob=args.erase_prob, mixup=args.mixup, cutmix=args.cutmix,
         db_dither=args.db_dither, db_shape=args.db_shape or None, flip_average=args.flip_average or None,
         freeze_bn=False if args.train_bn else None, freeze_stages=args.freeze_stages,
-        ema_decay=args.ema_decay, eval_every=args.eval_every, n_val=args.n_val, seed=args.seed,
+        ema_decay=args.ema_decay, teacher=args.teacher, teacher_weight=args.teacher_weight,
+        teacher_temperature=args.teacher_temperature, eval_every=args.eval_every, n_val=args.n_val, seed=args.seed,
         loss_args=tuple(parse_kv(args.loss_arg, "--loss-arg").items()) or None)
 
 

@@ -70,6 +70,15 @@ class TrainConfig:
         ema_decay: keep an exponential moving average of the weights with this decay per step and
             validate, keep and save the averaged model (0: off). With ``finetune`` the average restarts
             when end-to-end training begins, so it averages the fine-tuned weights only.
+        teacher: a finished run directory whose model guides end-to-end training (knowledge distillation
+            from a model trained on the same split, e.g. an earlier run of the same recipe; None: off).
+            Each end-to-end batch, as augmented and mixed, goes through the teacher too, and the labels
+            the loss sees become ``(1 - teacher_weight) y + teacher_weight softmax(z / teacher_temperature)``
+            with ``z`` the logits of the teacher's code classifier (its ``lambda_cls`` term), so L_sim and
+            L_cls learn from the teacher's class posteriors as well as the labels
+            (:class:`csdh.engine.teacher.Teacher`). Needs ``finetune`` and single-label data.
+        teacher_weight: the teacher's share of the labels, in (0, 1].
+        teacher_temperature: softmax temperature of the teacher's logits, > 0.
         eval_every: validation mAP every this many epochs (0: never; then the last epoch is kept).
         n_val: validation queries (never the protocol's queries).
         seed: seeds the split, initialisation, shuffling and augmentation.
@@ -105,6 +114,9 @@ class TrainConfig:
     freeze_stages: int = 0
     freeze_bn: bool = True
     ema_decay: float = 0.0
+    teacher: Optional[str] = None
+    teacher_weight: float = 0.5
+    teacher_temperature: float = 2.0
     eval_every: int = 1
     n_val: int = 500
     seed: int = 0
@@ -141,6 +153,12 @@ class TrainConfig:
         if self.freeze_stages and not self.finetune:
             raise UserError("--freeze-stages keeps part of the backbone at its pretrained weights while fine-tuning, "
                             "so it needs --finetune (without it the whole backbone is frozen)")
+        if self.teacher is not None and not self.finetune:
+            raise UserError("--teacher guides end-to-end training, so it needs --finetune")
+        if not 0.0 < self.teacher_weight <= 1.0:
+            raise UserError(f"the teacher's weight must be in (0, 1], got {self.teacher_weight}")
+        if not self.teacher_temperature > 0:
+            raise UserError(f"the teacher's temperature must be > 0, got {self.teacher_temperature}")
         if self.n_val < 0:
             raise UserError(f"validation queries must be >= 0, got {self.n_val}")
         if self.n_val == 0 and self.eval_every:

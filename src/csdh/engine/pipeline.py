@@ -46,10 +46,11 @@ def prepare_data(config: TrainConfig, download: bool = True):
 
 
 def check_label_mixing(config: TrainConfig, pool) -> None:
-    """Mixup and CutMix mix labels as class distributions, which only single-label data have: refuse
-    multi-label data."""
-    for flag, value in (("--mixup", config.mixup), ("--cutmix", config.cutmix)):
-        if value > 0 and pool.multi_label:
+    """Mixup and CutMix mix labels as class distributions, and a teacher's posteriors are one, which only
+    single-label data have: refuse multi-label data."""
+    mixing = (("--mixup", config.mixup > 0), ("--cutmix", config.cutmix > 0), ("--teacher", bool(config.teacher)))
+    for flag, used in mixing:
+        if used and pool.multi_label:
             raise UserError(f"{flag} needs single-label data; {config.dataset!r} here is multi-label")
 
 

@@ -26,6 +26,7 @@ from csdh.data.transforms import augment_batch, cutmix, mixup, mixup_rng, to_flo
 from csdh.engine.config import RESUMABLE_CHANGES, TrainConfig
 from csdh.engine.features import FeatureCache, forward_pool, no_progress, pool_loader
 from csdh.engine.run_dir import RunDir, atomic_torch_save, atomic_write_text
+from csdh.engine.teacher import Teacher
 from csdh.engine.weight_ema import WeightEMA
 from csdh.errors import UserError
 from csdh.losses import LOSSES, BaseHashingLoss
@@ -134,6 +135,8 @@ class Trainer:
         self.ema = WeightEMA(self.net, c.ema_decay) if c.ema_decay > 0 else None
         self.start_epoch = 0
         self.best: Dict[str, Any] = {"epoch": -1, "val_map": -1.0}
+        self.teacher = (Teacher.load(c.teacher, self.split, self.pool.n_classes, c.teacher_weight,
+                                     c.teacher_temperature, device=self.device) if c.teacher else None)
         self.features: Dict[str, torch.Tensor] = {}
         if not c.finetune:
             self._load_features(("train", "val_query", "val_database"))
@@ -270,6 +273,8 @@ class Trainer:
                 x, y = cutmix(x, y, c.cutmix, mix_rng)
             elif c.mixup > 0:
                 x, y = mixup(x, y, c.mixup, mix_rng)
+            if end_to_end and self.teacher is not None:
+                y = self.teacher.soften(x, y)
             if ramping:
                 factor = warmup_factor(epoch - warm, step, n_batches, c.lr_warmup)
                 for group, lr in zip(self.optimizer.param_groups, epoch_lrs):
@@ -330,6 +335,7 @@ class Trainer:
         net = self.eval_net
         if moment is None:
             moment = code_moment(self.encode_split("val_database"))
+        classifier = getattr(self.loss, "classifier", None)
         atomic_torch_save({
             "format": CHECKPOINT_FORMAT,
             "config": self.config.to_dict(),
@@ -341,6 +347,8 @@ class Trainer:
             "n_classes": self.pool.n_classes,
             "class_names": list(self.pool.class_names),
             "code_moment": torch.from_numpy(moment),
+            # the classifier of CSDH's optional L_cls term, which a run taught by this one reads (--teacher)
+            "classifier": None if classifier is None else classifier.state_dict(),
         }, self.run.model)
 
     def fit(self, resume: bool = False) -> Dict[str, Any]:
