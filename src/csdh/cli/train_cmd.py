@@ -67,6 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --finetune, learn from this finished run's class posteriors as well as the labels "
                         "(knowledge distillation); the teacher must share this run's split and have a code "
                         "classifier (--loss-arg lambda_cls=...) (default: none)")
+    p.add_argument("--teacher-target", choices=["labels", "classifier"],
+                   help="what the teacher's posteriors are mixed into: the labels of every term (labels, the "
+                        "default), or only the targets of the code classifier's term (classifier)")
     p.add_argument("--teacher-weight", type=float, metavar="W",
                    help="the teacher's share of the labels, in (0, 1] (default 0.5)")
     p.add_argument("--teacher-temperature", type=float, metavar="T",
@@ -98,7 +101,8 @@ def config_from_args(args: argparse.Namespace):
         augment=False if args.no_augment else None, erase_prob=args.erase_prob, mixup=args.mixup, cutmix=args.cutmix,
         db_dither=args.db_dither, db_shape=args.db_shape or None, flip_average=args.flip_average or None,
         freeze_bn=False if args.train_bn else None, freeze_stages=args.freeze_stages,
-        ema_decay=args.ema_decay, teacher=args.teacher, teacher_weight=args.teacher_weight,
+        ema_decay=args.ema_decay, teacher=args.teacher, teacher_target=args.teacher_target,
+        teacher_weight=args.teacher_weight,
         teacher_temperature=args.teacher_temperature, eval_every=args.eval_every, n_val=args.n_val, seed=args.seed,
         loss_args=tuple(parse_kv(args.loss_arg, "--loss-arg").items()) or None)
 

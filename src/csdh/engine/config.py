@@ -10,6 +10,10 @@ from csdh.codes import check_bits
 from csdh.errors import UserError
 
 
+#: what a teacher's posteriors may replace (TrainConfig.teacher_target)
+TEACHER_TARGETS = ("labels", "classifier")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run (and nothing that depends on the machine).
@@ -77,6 +81,9 @@ class TrainConfig:
             with ``z`` the logits of the teacher's code classifier (its ``lambda_cls`` term), so L_sim and
             L_cls learn from the teacher's class posteriors as well as the labels
             (:class:`csdh.engine.teacher.Teacher`). Needs ``finetune`` and single-label data.
+        teacher_target: what the teacher's mixture replaces: ``"labels"`` (default), the labels of every
+            term; ``"classifier"``, only the targets of the code classifier's L_cls (the student needs
+            ``lambda_cls > 0``), while the pairwise terms keep the plain labels.
         teacher_weight: the teacher's share of the labels, in (0, 1].
         teacher_temperature: softmax temperature of the teacher's logits, > 0.
         eval_every: validation mAP every this many epochs (0: never; then the last epoch is kept).
@@ -115,6 +122,7 @@ class TrainConfig:
     freeze_bn: bool = True
     ema_decay: float = 0.0
     teacher: Optional[str] = None
+    teacher_target: str = "labels"
     teacher_weight: float = 0.5
     teacher_temperature: float = 2.0
     eval_every: int = 1
@@ -155,6 +163,9 @@ class TrainConfig:
                             "so it needs --finetune (without it the whole backbone is frozen)")
         if self.teacher is not None and not self.finetune:
             raise UserError("--teacher guides end-to-end training, so it needs --finetune")
+        if self.teacher_target not in TEACHER_TARGETS:
+            raise UserError(f"the teacher's target must be one of {', '.join(TEACHER_TARGETS)}, "
+                            f"got {self.teacher_target!r}")
         if not 0.0 < self.teacher_weight <= 1.0:
             raise UserError(f"the teacher's weight must be in (0, 1], got {self.teacher_weight}")
         if not self.teacher_temperature > 0:

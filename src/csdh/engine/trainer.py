@@ -137,6 +137,9 @@ class Trainer:
         self.best: Dict[str, Any] = {"epoch": -1, "val_map": -1.0}
         self.teacher = (Teacher.load(c.teacher, self.split, self.pool.n_classes, c.teacher_weight,
                                      c.teacher_temperature, device=self.device) if c.teacher else None)
+        if self.teacher is not None and c.teacher_target == "classifier" and not self.loss.has_classifier():
+            raise UserError("--teacher-target classifier steers the code classifier's term, which this run "
+                            "does not have: add --loss-arg lambda_cls=0.1 (or another weight > 0)")
         self.features: Dict[str, torch.Tensor] = {}
         if not c.finetune:
             self._load_features(("train", "val_query", "val_database"))
@@ -273,14 +276,18 @@ class Trainer:
                 x, y = cutmix(x, y, c.cutmix, mix_rng)
             elif c.mixup > 0:
                 x, y = mixup(x, y, c.mixup, mix_rng)
+            class_targets = None
             if end_to_end and self.teacher is not None:
-                y = self.teacher.soften(x, y)
+                if c.teacher_target == "labels":
+                    y = self.teacher.soften(x, y)
+                else:
+                    class_targets = self.teacher.soften(x, y)
             if ramping:
                 factor = warmup_factor(epoch - warm, step, n_batches, c.lr_warmup)
                 for group, lr in zip(self.optimizer.param_groups, epoch_lrs):
                     group["lr"] = lr * factor
             codes = self.net(x) if end_to_end else self.net.forward_head(x)
-            loss = self.loss(codes, y, idx)
+            loss = self.loss(codes, y, idx, class_targets=class_targets)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()

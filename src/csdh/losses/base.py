@@ -17,13 +17,17 @@ class BaseHashingLoss(nn.Module):
     Every subclass receives its hyperparameters as explicit constructor arguments (never a config
     dict, never the dataset's size or name) plus ``n_bits`` and ``n_classes``.
 
-    Call it as ``loss(codes, labels, index=None)``:
+    Call it as ``loss(codes, labels, index=None, class_targets=None)``:
 
     Args (forward):
         codes: float ``(B, K)`` continuous codes, the output of the hash layer.
         labels: ``(B, C)`` multi-hot labels (0/1, any numeric dtype); single-label data is one-hot.
         index: optional int64 ``(B,)`` positions of the batch items in the training set; losses that
             keep a memory bank of codes (CSDH, DPSH-style) use it, the others ignore it.
+        class_targets: optional float ``(B, C)`` class distributions that a loss with a classification
+            term on the codes (:meth:`has_classifier`) uses for that term instead of ``labels``, while its
+            pairwise terms keep ``labels`` (a teacher's posteriors, :class:`csdh.engine.teacher.Teacher`);
+            a loss without one refuses them.
 
     Returns:
         a scalar tensor. After each call, :attr:`last_terms` holds the detached value of each term
@@ -43,7 +47,8 @@ class BaseHashingLoss(nn.Module):
         self.n_classes = int(n_classes)
         self.last_terms: Dict[str, float] = {}
 
-    def forward(self, codes: torch.Tensor, labels: torch.Tensor, index: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, codes: torch.Tensor, labels: torch.Tensor, index: Optional[torch.Tensor] = None,
+                class_targets: Optional[torch.Tensor] = None) -> torch.Tensor:
         if codes.ndim != 2 or codes.shape[1] != self.n_bits:
             raise ValueError(f"codes must have shape (B, {self.n_bits}), got {tuple(codes.shape)}")
         if labels.ndim != 2 or labels.shape != (codes.shape[0], self.n_classes):
@@ -56,7 +61,19 @@ class BaseHashingLoss(nn.Module):
             index = index.to(codes.device, torch.long)
         elif self.uses_index:
             raise ValueError(f"{type(self).__name__} needs the batch's training-set index")
-        return self.compute_loss(codes, labels.to(codes.dtype), index)
+        if class_targets is None:
+            return self.compute_loss(codes, labels.to(codes.dtype), index)
+        if not self.has_classifier():
+            raise ValueError(f"{type(self).__name__} has no classification term to give class targets to")
+        if class_targets.shape != labels.shape:
+            raise ValueError(f"class targets must have the labels' shape {tuple(labels.shape)}, "
+                             f"got {tuple(class_targets.shape)}")
+        return self.compute_loss(codes, labels.to(codes.dtype), index,
+                                 class_targets=class_targets.to(codes.device, codes.dtype))
+
+    def has_classifier(self) -> bool:
+        """Whether the loss has a classification term on the codes, which ``class_targets`` may steer."""
+        return False
 
     def compute_loss(self, codes: torch.Tensor, labels: torch.Tensor, index: Optional[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError

@@ -153,7 +153,11 @@ class CSDHLoss(BaseHashingLoss):
             self.register_buffer("bank_labels", torch.zeros(n_train, n_classes))
             self.register_buffer("bank_filled", torch.zeros(n_train, dtype=torch.bool))
 
-    def compute_loss(self, codes: torch.Tensor, labels: torch.Tensor, index: Optional[torch.Tensor]) -> torch.Tensor:
+    def has_classifier(self) -> bool:
+        return self.classifier is not None
+
+    def compute_loss(self, codes: torch.Tensor, labels: torch.Tensor, index: Optional[torch.Tensor],
+                     class_targets: Optional[torch.Tensor] = None) -> torch.Tensor:
         if self.memory_bank:
             assert index is not None
             with torch.no_grad():
@@ -196,7 +200,7 @@ class CSDHLoss(BaseHashingLoss):
         total = l_sim + self.lambda_ham * l_ham + self.lambda_q * l_q
         if self.classifier is not None:
             read = straight_through_sign(codes) if self.cls_sign else codes
-            l_cls = code_classification_loss(self.classifier(read), labels)
+            l_cls = code_classification_loss(self.classifier(read), labels if class_targets is None else class_targets)
             self.last_terms["cls"] = float(l_cls.detach())
             total = total + self.lambda_cls * l_cls
         return total
