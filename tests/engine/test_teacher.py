@@ -92,6 +92,12 @@ def test_refusals(fashion_folder, teacher_run, tmp_path):
             _config(fashion_folder, teacher=str(teacher_run), teacher_weight=bad)
     with pytest.raises(UserError, match="temperature"):
         _config(fashion_folder, teacher=str(teacher_run), teacher_temperature=0.0)
+    with pytest.raises(UserError, match="target must be one of labels, classifier"):
+        _config(fashion_folder, teacher=str(teacher_run), teacher_target="codes")
+    with pytest.raises(UserError, match="add --loss-arg lambda_cls"):
+        train_run(_config(fashion_folder, loss_args=(), teacher=str(teacher_run), teacher_target="classifier"),
+                  tmp_path / "no_cls")
+    assert not (tmp_path / "no_cls").exists()
 
     class MultiLabel:
         multi_label = True
@@ -109,6 +115,12 @@ def test_a_taught_run_learns_from_the_teacher_and_is_reproducible(fashion_folder
     plain = [json.loads(line) for line in (tmp_path / "alone" / "log.jsonl").read_text().splitlines()]
     assert head[0]["loss"] == plain[0]["loss"]  # the head warm-up on cached features is not taught
     assert head[1]["phase"] == "end-to-end" and head[1]["loss"] != plain[1]["loss"]
+    # taught through the code classifier only: the pairwise terms see the plain labels
+    train_run(_config(fashion_folder, teacher=str(teacher_run), teacher_target="classifier"), tmp_path / "cls")
+    cls = [json.loads(line) for line in (tmp_path / "cls" / "log.jsonl").read_text().splitlines()]
+    assert cls[0]["loss"] == plain[0]["loss"]
+    assert cls[1]["loss_cls"] not in (plain[1]["loss_cls"], head[1]["loss_cls"])
+    assert cls[1]["loss_sim"] != head[1]["loss_sim"]  # not the softened similarities of the labels target
 
 
 def test_train_teacher_on_the_command_line(fashion_folder, teacher_run, tmp_path, capsys):

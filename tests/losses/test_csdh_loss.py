@@ -149,6 +149,27 @@ def test_classification_term_adds_lambda_times_naive_cross_entropy(naive, grad_o
     assert extended.last_terms["cls"] == pytest.approx(float(naive_code_cross_entropy(logits, labels).detach()), rel=1e-9)
 
 
+def test_class_targets_replace_the_labels_of_the_classification_term_only(naive, grad_of):
+    codes, labels = naive.make_batch("single")
+    codes.requires_grad_(True)
+    targets = torch.softmax(torch.linspace(-1, 1, len(labels) * naive.C, dtype=codes.dtype).reshape(labels.shape),
+                            dim=1)  # a teacher's posteriors, say
+    plain = CSDHLoss(naive.K, naive.C, memory_bank=False).double()
+    extended = CSDHLoss(naive.K, naive.C, memory_bank=False, lambda_cls=0.3).double()
+    got = extended(codes, labels, class_targets=targets)
+    logits = codes @ extended.classifier.weight.T + extended.classifier.bias
+    want = plain(codes, labels) + 0.3 * naive_code_cross_entropy(logits, targets)  # pairwise terms: the labels
+    assert torch.allclose(got, want, rtol=1e-6, atol=1e-8)
+    assert torch.allclose(grad_of(got, codes), grad_of(want, codes), rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="no classification term"):
+        plain(codes, labels, class_targets=targets)
+    with pytest.raises(ValueError, match="shape"):
+        extended(codes, labels, class_targets=targets[:, :-1])
+    assert extended.has_classifier() and not plain.has_classifier()
+    assert not any(LOSSES.create(name, n_bits=naive.K, n_classes=naive.C, n_train=10).has_classifier()
+                   for name in LOSSES.names() if name != "csdh")
+
+
 def test_classification_on_signs_reads_binary_codes_with_straight_through_gradient(naive, grad_of):
     codes, labels = naive.make_batch("single")
     codes = codes.detach().clone()
