@@ -12,7 +12,8 @@ in ``docs/method.md``; this file implements exactly that:
     L_ham    = mean_ij  v_ij * [ s_ij * d_ij + (1 - s_ij) * max(0, m - d_ij) ] / K
     L_q      = mean( (|h| - 1)^2 )
     L_cls    = mean_i  - sum_c  (y_ic / sum_c' y_ic') * log softmax(W h_i + b)_c      (items with a label)
-               (cls_sign=True: W sign(h_i) + b in the forward pass, the gradient passed straight through to h_i)
+               (cls_sign=True: W sign(h_i) + b in the forward pass, the gradient passed straight through to h_i;
+               y_i: the ``class_targets`` of the call when given, e.g. a teacher's posteriors, else the labels)
 
 where s_ij is the label similarity (:func:`csdh.losses.similarity.label_similarity`); w_ij (v_ij) are 1
 or, with ``balance=True`` (``balance_ham=True``), weights that give similar and dissimilar pairs equal
