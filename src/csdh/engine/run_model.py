@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Callable, Iterable, List, Optional, Sequence, Union
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -41,7 +41,8 @@ class RunModel:
     (:attr:`TrainConfig.db_shape` unless overridden), ``flip_average`` (:attr:`TrainConfig.flip_average`
     unless overridden: every image encoded as the mean of its codes as it is and mirrored) and
     ``code_moment`` (the second moment of the training images' codes saved with the model; None in model
-    files written before it existed).
+    files written before it existed), ``epoch`` (the kept epoch, 1-based) and ``code_classifier`` (the state
+    of CSDH's L_cls classifier when the run had one; None otherwise and in model files written before it).
 
     Queries are binarised with ``sign(h)`` (:meth:`pack_query`), database items with
     ``sign(h - tau)`` (:meth:`pack_database`; plain sign when ``db_dither`` is 0), then, with ``db_shape``,
@@ -50,7 +51,8 @@ class RunModel:
 
     def __init__(self, run: RunDir, config: TrainConfig, net: torch.nn.Module, checksum: str,
                  class_names: List[str], device: torch.device, workers: int = 0,
-                 code_moment: Optional[np.ndarray] = None) -> None:
+                 code_moment: Optional[np.ndarray] = None, epoch: Optional[int] = None,
+                 code_classifier: Optional[Dict[str, torch.Tensor]] = None) -> None:
         self.run = run
         self.config = config
         self.net = net
@@ -59,6 +61,8 @@ class RunModel:
         self.device = device
         self.workers = int(workers)
         self.code_moment = code_moment
+        self.epoch = epoch
+        self.code_classifier = code_classifier
 
     @classmethod
     def load(cls, run_dir: Union[str, Path], device: str = "cpu", pretrained: bool = True,
@@ -97,7 +101,8 @@ class RunModel:
         dev = torch.device(device)
         net = net.to(dev).to(memory_format=torch.channels_last).eval()
         return cls(run, config, net, run.model_checksum() or "", list(state.get("class_names") or []), dev,
-                   workers=workers, code_moment=moment)
+                   workers=workers, code_moment=moment, epoch=state.get("epoch"),
+                   code_classifier=state.get("classifier"))
 
     @property
     def bits(self) -> int:

@@ -52,11 +52,10 @@ class Teacher:
             raise UserError("the teacher was trained on another split than this run's (a teacher must share "
                             "the student's data set, protocol and seed, so that it has seen none of the "
                             "student's queries)", run.split)
-        state = run.load_torch(run.model)
-        weights = state.get("classifier")
+        weights = model.code_classifier
         if weights is None and run.checkpoint.exists():
             ck = run.load_torch(run.checkpoint)
-            if int(ck.get("epoch", -2)) + 1 == int(state.get("epoch", -1)):
+            if int(ck.get("epoch", -2)) + 1 == int(model.epoch if model.epoch is not None else -1):
                 loss_state = ck.get("loss") or {}
                 if "classifier.weight" in loss_state:
                     weights = {"weight": loss_state["classifier.weight"], "bias": loss_state["classifier.bias"]}
@@ -69,7 +68,7 @@ class Teacher:
                             f"{n_classes} classes", run.model)
         classifier = torch.nn.Linear(k, c)
         classifier.load_state_dict(weights)
-        LOG.info("teacher %s (epoch %s), weight %g, temperature %g", run.path, state.get("epoch"), weight,
+        LOG.info("teacher %s (epoch %s), weight %g, temperature %g", run.path, model.epoch, weight,
                  temperature)
         return cls(model.net, classifier.to(model.device), model.config.input_size, weight, temperature)
 

@@ -135,11 +135,11 @@ class Trainer:
         self.ema = WeightEMA(self.net, c.ema_decay) if c.ema_decay > 0 else None
         self.start_epoch = 0
         self.best: Dict[str, Any] = {"epoch": -1, "val_map": -1.0}
-        self.teacher = (Teacher.load(c.teacher, self.split, self.pool.n_classes, c.teacher_weight,
-                                     c.teacher_temperature, device=self.device) if c.teacher else None)
-        if self.teacher is not None and c.teacher_target == "classifier" and not self.loss.has_classifier():
+        if c.teacher and c.teacher_target == "classifier" and not self.loss.has_classifier():
             raise UserError("--teacher-target classifier steers the code classifier's term, which this run "
                             "does not have: add --loss-arg lambda_cls=0.1 (or another weight > 0)")
+        self.teacher = (Teacher.load(c.teacher, self.split, self.pool.n_classes, c.teacher_weight,
+                                     c.teacher_temperature, device=self.device) if c.teacher else None)
         self.features: Dict[str, torch.Tensor] = {}
         if not c.finetune:
             self._load_features(("train", "val_query", "val_database"))
