@@ -141,6 +141,7 @@ def _one_line_error(capsys):
     (["train", "--dataset", "fashion-mnist", "--finetune", "--erase-prob", "2", "--out", "{tmp}/r"],
      "erase probability"),
     (["train", "--dataset", "fashion-mnist", "--ema-decay", "1", "--out", "{tmp}/r"], "EMA decay"),
+    (["train", "--dataset", "fashion-mnist", "--sam", "-0.05", "--out", "{tmp}/r"], "SAM's radius must be >= 0"),
     (["train", "--dataset", "fashion-mnist", "--mixup", "-0.4", "--out", "{tmp}/r"], "mixup must be >= 0"),
     (["train", "--dataset", "fashion-mnist", "--cutmix", "-1", "--out", "{tmp}/r"], "cutmix must be >= 0"),
     (["train", "--dataset", "fashion-mnist", "--cutmix", "1", "--out", "{tmp}/r"], "needs --finetune"),

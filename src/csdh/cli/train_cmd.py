@@ -63,6 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ema-decay", type=float,
                    help="validate and save an exponential moving average of the weights with this decay per "
                         "step, e.g. 0.998 (default 0: off)")
+    p.add_argument("--sam", type=float, metavar="RHO",
+                   help="sharpness-aware minimisation: take each step's gradient at the weights moved RHO along "
+                        "the normalised gradient, e.g. 0.05; twice the training time (default 0: off)")
     p.add_argument("--teacher", metavar="RUN_DIR",
                    help="with --finetune, learn from this finished run's class posteriors as well as the labels "
                         "(knowledge distillation); the teacher must share this run's split and have a code "
@@ -101,7 +104,7 @@ def config_from_args(args: argparse.Namespace):
         augment=False if args.no_augment else None, erase_prob=args.erase_prob, mixup=args.mixup, cutmix=args.cutmix,
         db_dither=args.db_dither, db_shape=args.db_shape or None, flip_average=args.flip_average or None,
         freeze_bn=False if args.train_bn else None, freeze_stages=args.freeze_stages,
-        ema_decay=args.ema_decay, teacher=args.teacher, teacher_target=args.teacher_target,
+        ema_decay=args.ema_decay, sam_rho=args.sam, teacher=args.teacher, teacher_target=args.teacher_target,
         teacher_weight=args.teacher_weight,
         teacher_temperature=args.teacher_temperature, eval_every=args.eval_every, n_val=args.n_val, seed=args.seed,
         loss_args=tuple(parse_kv(args.loss_arg, "--loss-arg").items()) or None)

@@ -74,6 +74,10 @@ class TrainConfig:
         ema_decay: keep an exponential moving average of the weights with this decay per step and
             validate, keep and save the averaged model (0: off). With ``finetune`` the average restarts
             when end-to-end training begins, so it averages the fine-tuned weights only.
+        sam_rho: sharpness-aware minimisation with this neighbourhood radius (0: off;
+            :class:`csdh.engine.sharpness.SharpnessAware`): every step takes the gradient of the same batch
+            at the weights moved ``sam_rho`` along the normalised gradient, so each step costs two forward and
+            two backward passes.
         teacher: a finished run directory whose model guides end-to-end training (knowledge distillation
             from a model trained on the same split, e.g. an earlier run of the same recipe; None: off).
             Each end-to-end batch, as augmented and mixed, goes through the teacher too, and the labels
@@ -121,6 +125,7 @@ class TrainConfig:
     freeze_stages: int = 0
     freeze_bn: bool = True
     ema_decay: float = 0.0
+    sam_rho: float = 0.0
     teacher: Optional[str] = None
     teacher_target: str = "labels"
     teacher_weight: float = 0.5
@@ -154,6 +159,8 @@ class TrainConfig:
             raise UserError(f"the database dither must be in [0, 1), got {self.db_dither}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise UserError(f"EMA decay must be in [0, 1), got {self.ema_decay}")
+        if self.sam_rho < 0:
+            raise UserError(f"SAM's radius must be >= 0, got {self.sam_rho}")
         if self.input_size < 32:
             raise UserError(f"input size must be >= 32, got {self.input_size}")
         if self.freeze_stages < 0:

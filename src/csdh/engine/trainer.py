@@ -26,6 +26,7 @@ from csdh.data.transforms import augment_batch, cutmix, mixup, mixup_rng, to_flo
 from csdh.engine.config import RESUMABLE_CHANGES, TrainConfig
 from csdh.engine.features import FeatureCache, forward_pool, no_progress, pool_loader
 from csdh.engine.run_dir import RunDir, atomic_torch_save, atomic_write_text
+from csdh.engine.sharpness import SharpnessAware
 from csdh.engine.teacher import Teacher
 from csdh.engine.weight_ema import WeightEMA
 from csdh.errors import UserError
@@ -133,6 +134,8 @@ class Trainer:
         except (RuntimeError, TypeError):  # a device or torch version without the fused kernel
             self.optimizer = torch.optim.AdamW(groups, weight_decay=c.weight_decay)
         self.ema = WeightEMA(self.net, c.ema_decay) if c.ema_decay > 0 else None
+        self.sam = (SharpnessAware([p for g in groups for p in g["params"]], c.sam_rho)
+                    if c.sam_rho > 0 else None)
         self.start_epoch = 0
         self.best: Dict[str, Any] = {"epoch": -1, "val_map": -1.0}
         if c.teacher and c.teacher_target == "classifier" and not self.loss.has_classifier():
@@ -290,6 +293,8 @@ class Trainer:
             loss = self.loss(codes, y, idx, class_targets=class_targets)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if self.sam is not None:
+                self._sharpness_aware_gradient(x, y, idx, class_targets, end_to_end)
             self.optimizer.step()
             if self.ema is not None:
                 self.ema.update(self.net)
@@ -305,6 +310,21 @@ class Trainer:
                  "items_per_s": n_items / max(seconds, 1e-9), "lr": self.optimizer.param_groups[0]["lr"]}
         stats.update({f"loss_{k}": v / max(n_items, 1) for k, v in terms.items()})
         return stats
+
+    def _sharpness_aware_gradient(self, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor,
+                                  class_targets: Optional[torch.Tensor], end_to_end: bool) -> None:
+        """Replace the gradients by SAM's: those of the same batch at the perturbed weights. The second
+        pass leaves no trace on the loss (its memory bank and logged terms stay those of the first)."""
+        state = {k: v.clone() for k, v in self.loss.named_buffers()}
+        terms = dict(self.loss.last_terms)
+        with self.sam.perturbed():
+            self.optimizer.zero_grad(set_to_none=True)
+            codes = self.net(x) if end_to_end else self.net.forward_head(x)
+            self.loss(codes, y, idx, class_targets=class_targets).backward()
+        with torch.no_grad():
+            for k, v in self.loss.named_buffers():
+                v.copy_(state[k])
+        self.loss.last_terms = terms
 
     def encode_split(self, name: str) -> np.ndarray:
         """Continuous codes of a validation split with the model being validated (eval mode)."""
