@@ -5,7 +5,8 @@ fine-tuning trains backbone and head end to end with a lower backbone learning r
 seeded per epoch (so ``--resume`` continues exactly), save a checkpoint every epoch, measure validation
 mAP every ``eval_every`` epochs on the protocol's validation split (never the queries) and keep the best
 model. With ``ema_decay`` the model that is validated and kept is an exponential moving average of the
-weights (:class:`csdh.engine.weight_ema.WeightEMA`).
+weights (:class:`csdh.engine.weight_ema.WeightEMA`); with ``sam_rho`` every step takes its gradient at
+sharpness-aware perturbed weights (:class:`csdh.engine.sharpness.SharpnessAware`).
 """
 from __future__ import annotations
 
