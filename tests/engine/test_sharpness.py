@@ -124,3 +124,27 @@ def test_sam_runs_are_reproducible_differ_from_plain_ones_and_record_the_radius(
     assert not torch.equal(a["hash.weight"], plain["hash.weight"])
     with pytest.raises(UserError, match="sam_rho"):
         train_run(_config(fashion_folder, epochs=3), tmp_path / "a", resume=True)
+
+
+def test_fine_tuning_with_sam_perturbs_and_trains_the_backbone_too(fashion_folder, tmp_path, monkeypatch):
+    moved = []
+    original = SharpnessAware.perturbed
+
+    def spy(self):
+        moved.append(sum(1 for p in self.params if p.grad is not None))
+        return original(self)
+
+    monkeypatch.setattr(SharpnessAware, "perturbed", spy)
+    cfg = _config(fashion_folder, finetune=True, warmup_epochs=1, epochs=1, batch_size=16, n_val=20, sam_rho=0.05)
+    train_run(cfg, tmp_path / "sam")
+    monkeypatch.setattr(SharpnessAware, "perturbed", original)
+    train_run(cfg.replace(sam_rho=0.0), tmp_path / "plain")
+    trainer = Trainer(cfg, *prepare_data(cfg), RunDir(tmp_path / "fresh"))
+    trainer._setup()
+    n_head = len(list(trainer.net.head.parameters()))
+    steps = len(moved) // 2  # the head warm-up epoch, then the end-to-end one, with the same batches
+    assert len(moved) == 2 * steps > 0
+    assert set(moved[:steps]) == {n_head}  # the warm-up perturbs the head only
+    assert all(n > n_head for n in moved[steps:])  # then the backbone's parameters as well
+    sam, plain = (torch.load(tmp_path / n / "model.pt", weights_only=True)["backbone"] for n in ("sam", "plain"))
+    assert any(not torch.equal(sam[k], plain[k]) for k in sam if sam[k].is_floating_point())
