@@ -142,6 +142,7 @@ def _one_line_error(capsys):
      "erase probability"),
     (["train", "--dataset", "fashion-mnist", "--ema-decay", "1", "--out", "{tmp}/r"], "EMA decay"),
     (["train", "--dataset", "fashion-mnist", "--sam", "-0.05", "--out", "{tmp}/r"], "SAM's radius must be >= 0"),
+    (["train", "--dataset", "fashion-mnist", "--drop-path", "0.1", "--out", "{tmp}/r"], "needs --finetune"),
     (["train", "--dataset", "fashion-mnist", "--mixup", "-0.4", "--out", "{tmp}/r"], "mixup must be >= 0"),
     (["train", "--dataset", "fashion-mnist", "--cutmix", "-1", "--out", "{tmp}/r"], "cutmix must be >= 0"),
     (["train", "--dataset", "fashion-mnist", "--cutmix", "1", "--out", "{tmp}/r"], "needs --finetune"),

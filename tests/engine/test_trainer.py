@@ -476,3 +476,16 @@ def test_overwrite_with_an_unreadable_image_keeps_the_old_run(fashion_folder, tm
         train_run(_config(folder, epochs=1, seed=1), tmp_path / "run", overwrite=True)
     assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos", "run"]
+
+
+def test_drop_path_reaches_the_backbone_and_is_refused_where_it_cannot_act(fashion_folder):
+    from csdh.engine.trainer import build_net
+
+    cfg = _config(fashion_folder, finetune=True, drop_path=0.05)
+    assert build_net(cfg, pretrained=False).backbone.net._global_params.drop_connect_rate == 0.05
+    with pytest.raises(UserError, match="needs --finetune"):
+        _config(fashion_folder, drop_path=0.05)
+    with pytest.raises(UserError, match=r"in \[0, 1\)"):
+        _config(fashion_folder, finetune=True, drop_path=-0.1)
+    with pytest.raises(UserError, match="no stochastic depth"):
+        build_net(cfg.replace(backbone="resnet50"), pretrained=False)

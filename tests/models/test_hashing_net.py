@@ -93,3 +93,27 @@ def test_efficientnet_lite_stages_cover_the_backbone_in_forward_order():
     assert [[id(p) for p in s.parameters()] for s in frozen] == [[id(p) for p in s.parameters()] for s in stages[:2]]
     assert not any(p.requires_grad for s in stages[:2] for p in s.parameters())
     assert all(p.requires_grad for s in stages[2:] for p in s.parameters())
+
+
+def test_efficientnet_lite_drop_path_sets_the_stochastic_depth_of_training_only():
+    torch.manual_seed(0)
+    x = torch.rand(4, 3, 64, 64)
+    default = BACKBONES.create("efficientnet-lite0", pretrained=True, input_size=64)
+    assert default.net._global_params.drop_connect_rate == 0.2  # the model's own rate
+    none = BACKBONES.create("efficientnet-lite0", pretrained=True, input_size=64, drop_path=0.0).train()
+    for m in none.modules():  # batch norm as when fine-tuning (frozen statistics)
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.eval()
+    with torch.no_grad():
+        assert torch.equal(none.forward_features(x), none.forward_features(x))  # nothing random left
+        default.load_state_dict(none.state_dict())
+        default.train()
+        for m in default.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()
+        assert not torch.equal(default.forward_features(x), default.forward_features(x))  # blocks dropped
+        default.eval()
+        none.eval()
+        torch.testing.assert_close(default.forward_features(x), none.forward_features(x))  # inference: equal
+    with pytest.raises(ValueError, match="drop-path rate"):
+        BACKBONES.create("efficientnet-lite0", pretrained=False, input_size=64, drop_path=1.0)

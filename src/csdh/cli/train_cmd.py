@@ -58,6 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--freeze-stages", type=int, metavar="N",
                    help="with --finetune, keep the backbone's first N stages (EfficientNet-Lite: the stem, then "
                         "each of its blocks) at their pretrained weights (default 0: fine-tune them all)")
+    p.add_argument("--drop-path", type=float, metavar="RATE",
+                   help="with --finetune, the backbone's stochastic-depth rate (EfficientNet-Lite: drop connect, "
+                        "growing linearly with depth towards RATE) (default: the backbone's own, 0.2)")
     p.add_argument("--train-bn", action="store_true",
                    help="update the backbone's batch-norm statistics when fine-tuning (default: frozen)")
     p.add_argument("--ema-decay", type=float,
@@ -103,7 +106,7 @@ def config_from_args(args: argparse.Namespace):
         hidden=args.hidden, dropout=args.dropout,
         augment=False if args.no_augment else None, erase_prob=args.erase_prob, mixup=args.mixup, cutmix=args.cutmix,
         db_dither=args.db_dither, db_shape=args.db_shape or None, flip_average=args.flip_average or None,
-        freeze_bn=False if args.train_bn else None, freeze_stages=args.freeze_stages,
+        freeze_bn=False if args.train_bn else None, freeze_stages=args.freeze_stages, drop_path=args.drop_path,
         ema_decay=args.ema_decay, sam_rho=args.sam, teacher=args.teacher, teacher_target=args.teacher_target,
         teacher_weight=args.teacher_weight,
         teacher_temperature=args.teacher_temperature, eval_every=args.eval_every, n_val=args.n_val, seed=args.seed,

@@ -69,6 +69,9 @@ class TrainConfig:
         freeze_stages: while fine-tuning, keep the first this many stages of the backbone (its
             :meth:`~csdh.models.backbone.Backbone.stages`: for EfficientNet-Lite the stem, then each block)
             at their pretrained weights, in eval mode; gradients stop there (0: fine-tune all).
+        drop_path: while fine-tuning, the backbone's stochastic-depth rate (EfficientNet-Lite: the "drop
+            connect" of its MBConv blocks, growing linearly with depth towards this rate); None (default):
+            the backbone's own (0.2 for EfficientNet-Lite).
         freeze_bn: keep the backbone's batch-norm layers in eval mode (pretrained statistics) while
             fine-tuning; small CPU batches give noisy batch statistics.
         ema_decay: keep an exponential moving average of the weights with this decay per step and
@@ -123,6 +126,7 @@ class TrainConfig:
     db_shape: bool = False
     flip_average: bool = False
     freeze_stages: int = 0
+    drop_path: Optional[float] = None
     freeze_bn: bool = True
     ema_decay: float = 0.0
     sam_rho: float = 0.0
@@ -168,6 +172,11 @@ class TrainConfig:
         if self.freeze_stages and not self.finetune:
             raise UserError("--freeze-stages keeps part of the backbone at its pretrained weights while fine-tuning, "
                             "so it needs --finetune (without it the whole backbone is frozen)")
+        if self.drop_path is not None:
+            if not 0.0 <= self.drop_path < 1.0:
+                raise UserError(f"the drop-path rate must be in [0, 1), got {self.drop_path}")
+            if not self.finetune:
+                raise UserError("--drop-path acts while the backbone trains, so it needs --finetune")
         if self.teacher is not None and not self.finetune:
             raise UserError("--teacher guides end-to-end training, so it needs --finetune")
         if self.teacher_target not in TEACHER_TARGETS:

