@@ -55,7 +55,7 @@ class Teacher:
         weights = model.code_classifier
         if weights is None and run.checkpoint.exists():
             ck = run.load_torch(run.checkpoint)
-            if int(ck.get("epoch", -2)) + 1 == int(model.epoch if model.epoch is not None else -1):
+            if model.epoch is not None and int(ck.get("epoch", -2)) + 1 == int(model.epoch):
                 loss_state = ck.get("loss") or {}
                 if "classifier.weight" in loss_state:
                     weights = {"weight": loss_state["classifier.weight"], "bias": loss_state["classifier.bias"]}

@@ -140,7 +140,7 @@ class Trainer:
         except (RuntimeError, TypeError):  # a device or torch version without the fused kernel
             self.optimizer = torch.optim.AdamW(groups, weight_decay=c.weight_decay)
         self.ema = WeightEMA(self.net, c.ema_decay) if c.ema_decay > 0 else None
-        self.sam = (SharpnessAware([p for g in groups for p in g["params"]], c.sam_rho)
+        self.sam = (SharpnessAware([p for g in self.optimizer.param_groups for p in g["params"]], c.sam_rho)
                     if c.sam_rho > 0 else None)
         self.start_epoch = 0
         self.best: Dict[str, Any] = {"epoch": -1, "val_map": -1.0}
@@ -295,8 +295,7 @@ class Trainer:
                 factor = warmup_factor(epoch - warm, step, n_batches, c.lr_warmup)
                 for group, lr in zip(self.optimizer.param_groups, epoch_lrs):
                     group["lr"] = lr * factor
-            codes = self.net(x) if end_to_end else self.net.forward_head(x)
-            loss = self.loss(codes, y, idx, class_targets=class_targets)
+            loss = self._batch_loss(x, y, idx, class_targets, end_to_end)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.sam is not None:
@@ -317,6 +316,12 @@ class Trainer:
         stats.update({f"loss_{k}": v / max(n_items, 1) for k, v in terms.items()})
         return stats
 
+    def _batch_loss(self, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor,
+                    class_targets: Optional[torch.Tensor], end_to_end: bool) -> torch.Tensor:
+        """The loss of one batch: images through the whole network, or pooled features through the head."""
+        codes = self.net(x) if end_to_end else self.net.forward_head(x)
+        return self.loss(codes, y, idx, class_targets=class_targets)
+
     def _sharpness_aware_gradient(self, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor,
                                   class_targets: Optional[torch.Tensor], end_to_end: bool) -> None:
         """Replace the gradients by SAM's: those of the same batch at the perturbed weights. The second
@@ -325,8 +330,7 @@ class Trainer:
         terms = dict(self.loss.last_terms)
         with self.sam.perturbed():
             self.optimizer.zero_grad(set_to_none=True)
-            codes = self.net(x) if end_to_end else self.net.forward_head(x)
-            self.loss(codes, y, idx, class_targets=class_targets).backward()
+            self._batch_loss(x, y, idx, class_targets, end_to_end).backward()
         with torch.no_grad():
             for k, v in self.loss.named_buffers():
                 v.copy_(state[k])
