@@ -1,0 +1,100 @@
+"""Test-time shift averaging: does averaging codes over translated copies of each image help retrieval?
+
+Usage: python benchmarks/shift_average.py RUN_DIR [--shift 8] [--threads N] [--views FILE.npz]
+
+Encodes the protocol's queries and database of a fine-tuned run six times: as they are (``id``), mirrored
+left to right (``flip``, as ``--flip-average`` does) and translated by ``--shift`` pixels right, left, down
+and up (``r``, ``l``, ``d``, ``u``; reflect-padded and cropped back, the translation ``csdh train`` augments
+with, so the views stay within what the model was trained on). Each combination of views is averaged before
+the sign and evaluated the way csdh's reported setting evaluates (queries ``sign(h)``, database dithered at
+T = 0.95 and shaped, ``--db-dither 0.95 --db-shape``), with the two validation measures of flip_average.py
+beside the protocol's mAP: training images searching the validation images, and the held-out measure
+(validation images searching the database minus themselves). The ``id+flip`` row is csdh's
+``--flip-average``. ``--views`` keeps the encoded views in an .npz file and reuses them on a later call.
+It measures an idea; csdh does not encode with shifts.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from code_accuracy import codes_at
+
+from csdh.codes import code_moment, pack, pack_shaped
+from csdh.engine.evaluate import load_run_data
+from csdh.engine.features import forward_pool
+from csdh.engine.run_model import RunModel
+from csdh.malloc_tuning import tune_malloc
+from csdh.metrics import evaluate_all, mean_average_precision
+
+COMBINATIONS = {"id": ("id",), "id+flip": ("id", "flip"), "shifts": ("r", "l", "d", "u"),
+                "id+shifts": ("id", "r", "l", "d", "u"), "id+flip+shifts": ("id", "flip", "r", "l", "d", "u")}
+
+
+def translate(x: torch.Tensor, dx: int, dy: int, pad: int) -> torch.Tensor:
+    """``x`` (B, C, S, S) moved ``dx`` pixels right and ``dy`` down, the uncovered border reflected."""
+    s = x.shape[-1]
+    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    return padded[:, :, pad - dy:pad - dy + s, pad - dx:pad - dx + s]
+
+
+def view_functions(shift: int) -> dict:
+    return {"id": lambda x: x, "flip": lambda x: x.flip(3),
+            "r": lambda x: translate(x, shift, 0, shift), "l": lambda x: translate(x, -shift, 0, shift),
+            "d": lambda x: translate(x, 0, shift, shift), "u": lambda x: translate(x, 0, -shift, shift)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("run_dir")
+    p.add_argument("--shift", type=int, default=8, help="translation in pixels at the run's input size")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--views", help="an .npz file to keep the encoded views in (reused when it exists)")
+    p.add_argument("--spread", type=float, default=0.95, help="database dither spread T before shaping")
+    args = p.parse_args()
+    tune_malloc()  # as the csdh command does
+    torch.set_num_threads(args.threads)
+    model = RunModel.load(args.run_dir)
+    if not model.config.finetune:
+        raise SystemExit("shift_average.py: needs a fine-tuned run (frozen runs encode cached features)")
+    pool, split = load_run_data(model)
+    positions = np.concatenate([split.query, split.database])
+    views = dict(np.load(args.views)) if args.views and os.path.exists(args.views) else {}
+    fns = view_functions(args.shift)
+    todo = [k for k in fns if k not in views]
+    seconds = 0.0
+    if todo:
+        t0 = time.perf_counter()
+        out = forward_pool(lambda x: torch.cat([model.net(fns[k](x)) for k in todo], 1), pool, positions,
+                           model.config.input_size)
+        seconds = time.perf_counter() - t0
+        for i, k in enumerate(todo):
+            views[k] = out[:, i * model.bits:(i + 1) * model.bits]
+        if args.views:
+            np.savez(args.views, **views)
+    nq, L, seed = len(split.query), pool.labels, model.config.seed
+    d_pos, t_pos, v_pos = (np.asarray(a, np.int64) for a in (split.database, split.train, split.val_query))
+    held = ~np.isin(d_pos, v_pos)  # the held-out measure's database: the protocol's minus the validation images
+    result = {"run": args.run_dir, "shift": args.shift, "encoded_views": todo, "encode_seconds": seconds}
+    for name, keys in COMBINATIONS.items():
+        h = np.mean([views[k] for k in keys], axis=0)
+        d = h[nq:]
+        t, v = codes_at(t_pos, d, d_pos, model, pool), codes_at(v_pos, d, d_pos, model, pool)
+        moment = model.code_moment if model.code_moment is not None else code_moment(t)
+        db = pack_shaped(d, moment, args.spread, seed)
+        m = evaluate_all(pack(h[:nq]), db, L[split.query], L[d_pos], topk=split.topk)
+        val = mean_average_precision(pack(t), pack_shaped(v, moment, args.spread, seed), L[t_pos], L[v_pos])
+        heldout = mean_average_precision(pack(v), db[held], L[v_pos], L[d_pos[held]])
+        result[name] = {"map": m["map"], "precision_radius_2": m["precision_at_radius_2"],
+                        "val_unseen_map": float(val), "heldout_map": float(heldout)}
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
