@@ -24,14 +24,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from code_accuracy import codes_at
+from flip_average import load_finetuned, measure
 
-from csdh.codes import code_moment, pack, pack_shaped
-from csdh.engine.evaluate import load_run_data
+from csdh.codes import pack_shaped
 from csdh.engine.features import forward_pool
-from csdh.engine.run_model import RunModel
-from csdh.malloc_tuning import tune_malloc
-from csdh.metrics import evaluate_all, mean_average_precision
 
 COMBINATIONS = {"id": ("id",), "id+flip": ("id", "flip"), "shifts": ("r", "l", "d", "u"),
                 "id+shifts": ("id", "r", "l", "d", "u"), "id+flip+shifts": ("id", "flip", "r", "l", "d", "u")}
@@ -58,12 +54,7 @@ def main() -> None:
     p.add_argument("--views", help="an .npz file to keep the encoded views in (reused when it exists)")
     p.add_argument("--spread", type=float, default=0.95, help="database dither spread T before shaping")
     args = p.parse_args()
-    tune_malloc()  # as the csdh command does
-    torch.set_num_threads(args.threads)
-    model = RunModel.load(args.run_dir)
-    if not model.config.finetune:
-        raise SystemExit("shift_average.py: needs a fine-tuned run (frozen runs encode cached features)")
-    pool, split = load_run_data(model)
+    model, pool, split = load_finetuned(args.run_dir, args.threads, "shift_average.py")
     positions = np.concatenate([split.query, split.database])
     views = dict(np.load(args.views)) if args.views and os.path.exists(args.views) else {}
     fns = view_functions(args.shift)
@@ -78,21 +69,12 @@ def main() -> None:
             views[k] = out[:, i * model.bits:(i + 1) * model.bits]
         if args.views:
             np.savez(args.views, **views)
-    nq, L, seed = len(split.query), pool.labels, model.config.seed
-    d_pos, t_pos, v_pos = (np.asarray(a, np.int64) for a in (split.database, split.train, split.val_query))
-    held = ~np.isin(d_pos, v_pos)  # the held-out measure's database: the protocol's minus the validation images
+    nq, seed = len(split.query), model.config.seed
     result = {"run": args.run_dir, "shift": args.shift, "encoded_views": todo, "encode_seconds": seconds}
     for name, keys in COMBINATIONS.items():
         h = np.mean([views[k] for k in keys], axis=0)
-        d = h[nq:]
-        t, v = codes_at(t_pos, d, d_pos, model, pool), codes_at(v_pos, d, d_pos, model, pool)
-        moment = model.code_moment if model.code_moment is not None else code_moment(t)
-        db = pack_shaped(d, moment, args.spread, seed)
-        m = evaluate_all(pack(h[:nq]), db, L[split.query], L[d_pos], topk=split.topk)
-        val = mean_average_precision(pack(t), pack_shaped(v, moment, args.spread, seed), L[t_pos], L[v_pos])
-        heldout = mean_average_precision(pack(v), db[held], L[v_pos], L[d_pos[held]])
-        result[name] = {"map": m["map"], "precision_radius_2": m["precision_at_radius_2"],
-                        "val_unseen_map": float(val), "heldout_map": float(heldout)}
+        result[name] = measure(h[:nq], h[nq:], lambda c, g: pack_shaped(c, g, args.spread, seed),
+                               model.code_moment, model, pool, split)
     print(json.dumps(result, indent=2))
 
 
