@@ -205,6 +205,29 @@ def test_flip_average_on_the_command_line(trained_run, tmp_path):
     assert json.loads((trained_run / "metrics.json").read_text())["flip_average"] is False
 
 
+def test_shift_average_on_the_command_line(trained_run, tmp_path, capsys):
+    from csdh.engine.evaluate import load_run_data
+    from csdh.engine.run_model import RunModel
+
+    assert main(["-q", "encode", str(trained_run), "--split", "query", "--shift-average", "3",
+                 "--out", str(tmp_path / "query.npz")]) == 0
+    q = np.load(tmp_path / "query.npz")
+    assert int(q["shift_average"]) == 3 and not bool(q["flip_average"])
+    model = RunModel.load(trained_run, shift_average=3)
+    pool, split = load_run_data(model)
+    assert np.array_equal(q["codes"], model.pack_query(model.encode_pool(pool, split.query)))
+    assert main(["evaluate", str(trained_run), "--shift-average", "3", "--flip-average"]) == 0
+    assert "mirrored and moved 3 px right, left, down and up" in capsys.readouterr().out
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["shift_average"] == 3 and metrics["flip_average"] is True
+    assert RunModel.load(trained_run).shift_average == 0  # the run itself is unchanged
+    size = model.config.input_size
+    assert main(["evaluate", str(trained_run), "--shift-average", str(size // 2)]) == 2
+    err = capsys.readouterr().err
+    assert f"the averaged shift must be between 0 and {size // 2 - 1} pixels" in err and "Traceback" not in err
+    assert json.loads((trained_run / "metrics.json").read_text())["shift_average"] == 3  # nothing overwritten
+
+
 def _parsers(parser, path=("csdh",)):
     """Every (sub)parser under ``parser`` with its command path."""
     yield path, parser

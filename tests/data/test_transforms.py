@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from csdh.data.transforms import augment_batch, cutmix, mixup, random_erase, resize_square, to_float
+from csdh.data.transforms import augment_batch, cutmix, mixup, random_erase, resize_square, to_float, translate
 
 
 def test_resize_square_keeps_the_centre_of_a_wide_image():
@@ -132,3 +132,18 @@ def test_cutmix_is_reproducible_and_refuses_feature_vectors():
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and not torch.equal(a[0], c[0])
     with pytest.raises(ValueError, match="cutmix mixes images"):
         cutmix(torch.rand(8, 5), y, 1.0, np.random.default_rng(0))
+
+
+def _reflect(k, n):
+    return -k if k < 0 else (2 * (n - 1) - k if k >= n else k)
+
+
+@pytest.mark.parametrize("dx,dy", [(3, 0), (-3, 0), (0, 5), (2, -4), (0, 0)])
+def test_translate_moves_the_image_and_reflects_the_uncovered_border(dx, dy):
+    x = torch.rand(2, 3, 9, 9, generator=torch.Generator().manual_seed(0))
+    got = translate(x, dx, dy)
+    want = torch.empty_like(x)
+    for i in range(9):  # naive reference, one pixel at a time
+        for j in range(9):
+            want[:, :, i, j] = x[:, :, _reflect(i - dy, 9), _reflect(j - dx, 9)]
+    assert got.shape == x.shape and torch.equal(got, want)

@@ -346,15 +346,27 @@ def test_a_loss_with_parameters_learns_with_the_head_and_resumes(fashion_folder,
         assert torch.allclose(ck["loss"][k], resumed["loss"][k], atol=1e-6), k
 
 
-def _mirrored_codes(model, pool, positions):
-    """Reference: the network on each image mirrored left to right, one image at a time."""
+def _reflect(k, n):
+    """Index ``k`` reflected into ``[0, n)`` about the edge pixels (numpy's and torch's 'reflect')."""
+    return -k if k < 0 else (2 * (n - 1) - k if k >= n else k)
+
+
+def _mirrored_codes(model, pool, positions, dx=0, dy=0, mirror=True):
+    """Reference: the network on each image, mirrored left to right (``mirror``) and then moved ``dx`` pixels
+    right and ``dy`` down with reflected borders, one image and one pixel at a time."""
     from csdh.data.transforms import resize_square, to_float
 
     out = []
     with torch.inference_mode():
         for pos in positions:
-            img = resize_square(pool.load(int(pos)), model.config.input_size)[:, ::-1]
-            x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None]
+            img = resize_square(pool.load(int(pos)), model.config.input_size)
+            img = img[:, ::-1] if mirror else img
+            s = img.shape[0]
+            moved = np.empty_like(img)
+            for i in range(s):
+                for j in range(s):
+                    moved[i, j] = img[_reflect(i - dy, s), _reflect(j - dx, s)]
+            x = torch.from_numpy(np.ascontiguousarray(moved.transpose(2, 0, 1)))[None]
             out.append(model.net(to_float(x)).float().numpy()[0])
     return np.stack(out)
 
@@ -382,6 +394,43 @@ def test_flip_average_encodes_the_mean_of_an_image_and_its_mirror_image(fashion_
     assert np.allclose(model.encode_images(images), want, atol=1e-5)  # the service's path agrees
     if not finetune:  # the mirrored images' features are cached under a key of their own
         assert len(list((tmp_path / "cache").rglob("*.f32"))) == 2
+
+
+@pytest.mark.parametrize("finetune", [False, True])
+@pytest.mark.parametrize("flip", [False, True])
+def test_shift_average_adds_four_shifted_views_to_the_mean(fashion_folder, tmp_path, finetune, flip):
+    from csdh.engine.evaluate import load_run_data
+    from csdh.engine.features import FeatureCache
+    from csdh.engine.run_model import RunModel
+
+    cfg = _config(fashion_folder, finetune=finetune, epochs=1, batch_size=16, n_val=20, flip_average=flip,
+                  shift_average=4)
+    train_run(cfg, tmp_path / "run", feature_cache=FeatureCache(tmp_path / "cache"))
+    model = RunModel.load(tmp_path / "run")
+    assert model.shift_average == 4 and len(model.views) == 5 + flip
+    plain = RunModel.load(tmp_path / "run", flip_average=False, shift_average=0)
+    assert len(plain.views) == 1 and RunModel.load(tmp_path / "run").shift_average == 4  # an override
+    pool, split = load_run_data(model)
+    pos = split.query[:6]
+    views = [_mirrored_codes(plain, pool, pos, mirror=False)] + [
+        _mirrored_codes(plain, pool, pos, dx=dx, dy=dy, mirror=False) for dx, dy in ((4, 0), (-4, 0), (0, 4), (0, -4))]
+    if flip:
+        views.append(_mirrored_codes(plain, pool, pos))
+    want = np.mean(views, axis=0)
+    cache = FeatureCache(tmp_path / "cache")
+    got = model.encode_pool(pool, pos, feature_cache=cache)
+    assert np.allclose(got, want, atol=1e-5)
+    assert not np.allclose(views[1], views[0], atol=1e-3)  # a shift is a different view
+    assert np.allclose(model.encode_images([pool.load(int(p)) for p in pos]), want, atol=1e-5)  # the service's path
+    if not finetune:  # one feature file per view, each under a key of its own
+        assert len(list((tmp_path / "cache").rglob("*.f32"))) == 5 + flip
+
+
+def test_shift_average_must_stay_within_half_the_input(fashion_folder):
+    with pytest.raises(UserError, match="between 0 and 15 pixels at input size 32, got 16"):
+        _config(fashion_folder, shift_average=16)
+    with pytest.raises(UserError, match="got -1"):
+        _config(fashion_folder, shift_average=-1)
 
 
 def test_frozen_stages_keep_their_pretrained_weights_and_statistics(fashion_folder, tmp_path):

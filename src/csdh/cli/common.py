@@ -48,10 +48,14 @@ def add_db_dither(p: argparse.ArgumentParser) -> None:
                         "of the run's own setting (docs/method.md, 'Database codes')")
 
 
-def add_flip_average(p: argparse.ArgumentParser) -> None:
+def add_test_views(p: argparse.ArgumentParser) -> None:
     p.add_argument("--flip-average", action=argparse.BooleanOptionalAction, default=None,
                    help="encode each image as the mean of its codes as it is and mirrored (or not), instead of "
                         "the run's own setting; twice the encoding time (docs/method.md, 'Flip averaging')")
+    p.add_argument("--shift-average", type=int, metavar="PX",
+                   help="average the codes of the image moved PX pixels right, left, down and up as well (0: "
+                        "no shifted views), instead of the run's own setting; five or six times the encoding "
+                        "time (docs/method.md, 'Shift averaging')")
 
 
 def check_device(device: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from csdh.cli.common import add_db_dither, add_device, add_flip_average, add_workers, check_device, progress
+from csdh.cli.common import add_db_dither, add_device, add_test_views, add_workers, check_device, progress
 from csdh.atomic_io import atomic_output
 from csdh.errors import UserError
 
@@ -14,14 +14,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "Write FILE.npz with arrays codes (uint8, n x K/8, bit j of a code in byte j//8 at bit j%%8, "
         "sign(0)=+1: FAISS's order), labels (uint8 n x C multi-hot), index (int64 pool positions) and "
         "db_dither and db_shape (the database binarisation used; query codes are always sign(h)) and "
-        "flip_average (whether codes are the mean of the image's and its mirror image's)."))
+        "flip_average and shift_average (the test-time views averaged: the mirror image, shifts by that many "
+        "pixels)."))
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory written by csdh train")
     p.add_argument("--split", choices=["query", "database", "train"], required=True,
                    help="which images of the run's split to encode")
     p.add_argument("--out", required=True, metavar="FILE.npz", help="the .npz file to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing FILE.npz")
     add_db_dither(p)
-    add_flip_average(p)
+    add_test_views(p)
     add_device(p)
     add_workers(p)
     p.set_defaults(func=run)
@@ -39,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:
         raise UserError("exists; pass --overwrite to replace it", out)
     model = RunModel.load(args.run_dir, device=check_device(args.device), db_dither=args.db_dither,
-                          workers=args.workers, db_shape=args.db_shape, flip_average=args.flip_average)
+                          workers=args.workers, db_shape=args.db_shape, flip_average=args.flip_average,
+                          shift_average=args.shift_average)
     pool, split = load_run_data(model)
     positions = np.asarray(getattr(split, args.split), dtype=np.int64)
     database = args.split != "query"  # database and training images are stored items, not queries
@@ -48,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     with atomic_output(out) as tmp:
         np.savez(tmp, codes=codes, labels=pool.labels[positions].astype(np.uint8), index=positions,
                  db_dither=np.float32(model.db_dither if database else 0.0),
-                 db_shape=np.bool_(model.db_shape and database), flip_average=np.bool_(model.flip_average))
+                 db_shape=np.bool_(model.db_shape and database), flip_average=np.bool_(model.flip_average),
+                 shift_average=np.int64(model.shift_average))
     print(f"wrote {out}: {codes.shape[0]} codes of {codes.shape[1] * 8} bits")
     return 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from csdh.cli.common import add_db_dither, add_device, add_flip_average, add_workers, check_device, progress
+from csdh.cli.common import add_db_dither, add_device, add_test_views, add_workers, check_device, progress
 from csdh.errors import UserError
 
 
@@ -16,7 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--topk", default=None,
                    help="mAP cut-off: a number or 'all' (default: the protocol's K, all for list/folder data)")
     add_db_dither(p)
-    add_flip_average(p)
+    add_test_views(p)
     add_device(p)
     add_workers(p)
     p.set_defaults(func=run)
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     m = evaluate_run(args.run_dir, topk=parse_topk(args.topk), device=check_device(args.device), progress=progress,
                      db_dither=args.db_dither, workers=args.workers, db_shape=args.db_shape,
-                     flip_average=args.flip_average)
+                     flip_average=args.flip_average, shift_average=args.shift_average)
     r = [k for k in m if k.startswith("precision_at_radius")]
     print(f"mAP@{m['map_topk']}: {m['map']:.4f}   tie-aware mAP: {m['map_tie_aware']:.4f}   "
           + "   ".join(f"{k}: {m[k]:.4f}" for k in r))
@@ -49,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"database codes dithered over (-{m['db_dither']:g}, {m['db_dither']:g})")
     if m.get("db_shape"):
         print("database codes noise-shaped against the training images' codes")
-    if m.get("flip_average"):
-        print("codes averaged with the mirrored images' codes")
+    if m.get("flip_average") or m.get("shift_average"):
+        views = (["mirrored"] if m.get("flip_average") else []) + (
+            [f"moved {m['shift_average']} px right, left, down and up"] if m.get("shift_average") else [])
+        print(f"codes averaged with the images' codes {' and '.join(views)}")
     print(f"wrote {args.run_dir}/metrics.json")
     return 0

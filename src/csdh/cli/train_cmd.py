@@ -55,6 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="encode every image (query or database) as the mean of its codes as it is and mirrored "
                         "left to right, for evaluation, the index and the service; twice the encoding time "
                         "(default: off)")
+    p.add_argument("--shift-average", type=int, metavar="PX",
+                   help="encode every image as the mean of its codes over its views (as it is, mirrored with "
+                        "--flip-average) and the image moved PX pixels right, left, down and up, for evaluation, "
+                        "the index and the service; five or six times the encoding time (default 0: off)")
     p.add_argument("--freeze-stages", type=int, metavar="N",
                    help="with --finetune, keep the backbone's first N stages (EfficientNet-Lite: the stem, then "
                         "each of its blocks) at their pretrained weights (default 0: fine-tune them all)")
@@ -106,6 +110,7 @@ def config_from_args(args: argparse.Namespace):
         hidden=args.hidden, dropout=args.dropout,
         augment=False if args.no_augment else None, erase_prob=args.erase_prob, mixup=args.mixup, cutmix=args.cutmix,
         db_dither=args.db_dither, db_shape=args.db_shape or None, flip_average=args.flip_average or None,
+        shift_average=args.shift_average,
         freeze_bn=False if args.train_bn else None, freeze_stages=args.freeze_stages, drop_path=args.drop_path,
         ema_decay=args.ema_decay, sam_rho=args.sam, teacher=args.teacher, teacher_target=args.teacher_target,
         teacher_weight=args.teacher_weight,

@@ -2,7 +2,8 @@
 
 Per item (in the data set): ``resize_square`` turns any RGB uint8 image into ``(S, S, 3)`` uint8 by
 resizing the shorter side to S and centre-cropping. Per batch (in the trainer): ``augment_batch``
-(random flip, random translation by padding and cropping, optional random erasing), ``to_float``
+(random flip, random translation by padding and cropping, optional random erasing), ``translate`` (one
+fixed translation, a test-time view), ``to_float``
 (scale to [0, 1]), ``mixup`` (convex combinations of items and of their labels; also used on pooled
 features) and ``cutmix`` (a rectangle of each image pasted from another, labels mixed by area).
 The backbone normalises with its own mean and std.
@@ -34,6 +35,18 @@ def to_float(batch: torch.Tensor, channels_last: bool = True) -> torch.Tensor:
     """uint8 ``(B, 3, S, S)`` -> float32 in [0, 1] (channels-last memory, faster on CPU)."""
     x = batch.float().div_(255.0)
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def translate(batch: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
+    """A float batch ``(B, C, S, S)`` moved ``dx`` pixels right and ``dy`` down (negative: left, up), the
+    uncovered border filled by reflection and the result cropped back to ``S``: the translation that
+    :func:`augment_batch` draws at random, here fixed. ``|dx|`` and ``|dy|`` must be below ``S``."""
+    pad = max(abs(int(dx)), abs(int(dy)))
+    if pad == 0:
+        return batch
+    s_h, s_w = batch.shape[-2:]
+    padded = F.pad(batch, (pad, pad, pad, pad), mode="reflect")
+    return padded[:, :, pad - dy:pad - dy + s_h, pad - dx:pad - dx + s_w]
 
 
 def augment_batch(batch: torch.Tensor, generator: Optional[torch.Generator] = None, flip: bool = True,

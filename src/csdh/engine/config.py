@@ -66,6 +66,12 @@ class TrainConfig:
             and mirrored left to right, before binarising (test-time augmentation; twice the encoding
             time). False (default): one pass. It changes no training step (validation while training
             encodes without it); ``csdh evaluate`` and ``csdh encode`` can override it.
+        shift_average: also encode every image translated by this many pixels (at ``input_size``) right,
+            left, down and up (reflect-filled, the translation the training augmentation draws at random)
+            and average the codes of all the views before binarising: with ``flip_average`` six views (as
+            it is, mirrored and the four shifts), without it five. 0 (default): no shifted views. Like
+            ``flip_average`` it changes no training step, and ``csdh evaluate`` and ``csdh encode`` can
+            override it.
         freeze_stages: while fine-tuning, keep the first this many stages of the backbone (its
             :meth:`~csdh.models.backbone.Backbone.stages`: for EfficientNet-Lite the stem, then each block)
             at their pretrained weights, in eval mode; gradients stop there (0: fine-tune all).
@@ -125,6 +131,7 @@ class TrainConfig:
     db_dither: float = 0.0
     db_shape: bool = False
     flip_average: bool = False
+    shift_average: int = 0
     freeze_stages: int = 0
     drop_path: Optional[float] = None
     freeze_bn: bool = True
@@ -167,6 +174,9 @@ class TrainConfig:
             raise UserError(f"SAM's radius must be >= 0, got {self.sam_rho}")
         if self.input_size < 32:
             raise UserError(f"input size must be >= 32, got {self.input_size}")
+        if not 0 <= self.shift_average < self.input_size // 2:
+            raise UserError(f"the averaged shift must be between 0 and {self.input_size // 2 - 1} pixels at input "
+                            f"size {self.input_size}, got {self.shift_average}")
         if self.freeze_stages < 0:
             raise UserError(f"frozen stages must be >= 0, got {self.freeze_stages}")
         if self.freeze_stages and not self.finetune:
@@ -226,4 +236,4 @@ class TrainConfig:
 
 
 #: fields that may differ between a checkpoint and a resumed run
-RESUMABLE_CHANGES = ("epochs", "eval_every", "db_dither", "db_shape", "flip_average")
+RESUMABLE_CHANGES = ("epochs", "eval_every", "db_dither", "db_shape", "flip_average", "shift_average")

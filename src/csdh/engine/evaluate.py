@@ -46,22 +46,24 @@ def evaluate_model(model: RunModel, pool: ImagePool, split: Split, topk: Optiona
     metrics.update({"encode_seconds": t1 - t0, "metrics_seconds": t2 - t1, "method": model.config.method,
                     "dataset": model.config.dataset, "protocol": split.protocol, "finetune": model.config.finetune,
                     "model_sha256": model.checksum, "db_dither": model.db_dither,
-                    "db_shape": model.db_shape, "flip_average": model.flip_average})
+                    "db_shape": model.db_shape, "flip_average": model.flip_average,
+                    "shift_average": model.shift_average})
     return metrics, q, d
 
 
 def evaluate_run(run_dir: Union[str, Path], topk: Optional[int] = -1, device: str = "cpu",
                  progress: Optional[Callable[..., Iterable]] = None, feature_cache: Optional[FeatureCache] = None,
                  write: bool = True, db_dither: Optional[float] = None, workers: int = 0,
-                 db_shape: Optional[bool] = None, flip_average: Optional[bool] = None) -> Dict[str, Any]:
+                 db_shape: Optional[bool] = None, flip_average: Optional[bool] = None,
+                 shift_average: Optional[int] = None) -> Dict[str, Any]:
     """Evaluate a run directory on its own protocol; with ``write``, save ``metrics.json``, CSVs and plots.
 
     ``db_dither`` and ``db_shape`` override the run's database binarisation (:attr:`TrainConfig.db_dither`,
-    :attr:`TrainConfig.db_shape`) and ``flip_average`` its encoding (:attr:`TrainConfig.flip_average`); None
-    keeps them.
+    :attr:`TrainConfig.db_shape`), ``flip_average`` and ``shift_average`` its encoding
+    (:attr:`TrainConfig.flip_average`, :attr:`TrainConfig.shift_average`); None keeps them.
     """
     model = RunModel.load(run_dir, device=device, db_dither=db_dither, workers=workers, db_shape=db_shape,
-                          flip_average=flip_average)
+                          flip_average=flip_average, shift_average=shift_average)
     pool, split = load_run_data(model)
     metrics, _, _ = evaluate_model(model, pool, split, topk=topk, progress=progress, feature_cache=feature_cache)
     if write:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -14,21 +14,10 @@ from csdh.data.transforms import resize_square, to_float
 from csdh.engine.config import TrainConfig
 from csdh.engine.features import FeatureCache, forward_pool
 from csdh.engine.run_dir import RunDir
+from csdh.engine.views import View, ViewInput, encoding_views
 from csdh.errors import UserError
 
 LOG = logging.getLogger(__name__)
-
-
-class MirroredInput(torch.nn.Module):
-    """``module`` applied to the batch mirrored left to right (the second view of ``flip_average``)."""
-
-    def __init__(self, module: torch.nn.Module) -> None:
-        super().__init__()
-        self.module = module
-        self.out_dim = int(getattr(module, "out_dim"))  # what the feature cache reads
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.module(x.flip(3))
 
 
 class RunModel:
@@ -39,7 +28,8 @@ class RunModel:
     images when encoding a pool; 0: this one), ``db_dither`` (the spread of the
     database codes' thresholds, :attr:`TrainConfig.db_dither` unless overridden), ``db_shape``
     (:attr:`TrainConfig.db_shape` unless overridden), ``flip_average`` (:attr:`TrainConfig.flip_average`
-    unless overridden: every image encoded as the mean of its codes as it is and mirrored) and
+    unless overridden: every image encoded as the mean of its codes as it is and mirrored),
+    ``shift_average`` (:attr:`TrainConfig.shift_average` unless overridden: shifted views averaged as well) and
     ``code_moment`` (the second moment of the training images' codes saved with the model; None in model
     files written before it existed), ``epoch`` (the kept epoch, 1-based) and ``code_classifier`` (the state
     of CSDH's L_cls classifier when the run had one; None otherwise and in model files written before it).
@@ -67,10 +57,10 @@ class RunModel:
     @classmethod
     def load(cls, run_dir: Union[str, Path], device: str = "cpu", pretrained: bool = True,
              db_dither: Optional[float] = None, workers: int = 0, db_shape: Optional[bool] = None,
-             flip_average: Optional[bool] = None) -> "RunModel":
+             flip_average: Optional[bool] = None, shift_average: Optional[int] = None) -> "RunModel":
         """Load ``run_dir/model.pt``; ``db_dither`` and ``db_shape`` override the run's database binarisation,
-        ``flip_average`` its encoding (None keeps them). Shaping with a model file that lacks the code
-        moment is a user error."""
+        ``flip_average`` and ``shift_average`` its encoding (None keeps them). Shaping with a model file that
+        lacks the code moment is a user error."""
         from csdh.engine.trainer import build_net
 
         run = RunDir(run_dir)
@@ -87,7 +77,8 @@ class RunModel:
             raise UserError(f"incompatible model file ({type(exc).__name__}: {exc})", run.model) from None
         overrides = {"db_dither": None if db_dither is None else float(db_dither),
                      "db_shape": None if db_shape is None else bool(db_shape),
-                     "flip_average": None if flip_average is None else bool(flip_average)}
+                     "flip_average": None if flip_average is None else bool(flip_average),
+                     "shift_average": None if shift_average is None else int(shift_average)}
         config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
         moment = state.get("code_moment")
         if moment is not None:
@@ -120,12 +111,22 @@ class RunModel:
     def flip_average(self) -> bool:
         return bool(self.config.flip_average)
 
+    @property
+    def shift_average(self) -> int:
+        return int(self.config.shift_average)
+
+    @property
+    def views(self) -> List[Tuple[str, View]]:
+        """The test-time views every image is encoded in (:func:`csdh.engine.views.encoding_views`)."""
+        return encoding_views(self.flip_average, self.shift_average)
+
     def _codes(self, x: torch.Tensor) -> torch.Tensor:
-        """Continuous codes of a float image batch: the network's, or with ``flip_average`` the mean of
-        the batch's and its mirror image's."""
-        if self.flip_average:
-            return (self.net(x) + self.net(x.flip(3))) / 2
-        return self.net(x)
+        """Continuous codes of a float image batch: the network's, or with ``flip_average`` or
+        ``shift_average`` the mean of the codes of the batch's views."""
+        views = self.views
+        if len(views) == 1:
+            return self.net(x)
+        return sum(self.net(view(x)) for _, view in views) / len(views)
 
     @torch.inference_mode()
     def encode_images(self, images: Sequence[np.ndarray], batch_size: int = 32) -> np.ndarray:
@@ -145,22 +146,22 @@ class RunModel:
         """Continuous codes float32 ``(len(positions), K)`` of pool images.
 
         A frozen-backbone run computes backbone features through the feature cache (so the features
-        computed for training are reused; with ``flip_average`` the mirrored images' features are cached
-        under their own key); a fine-tuned run runs the whole network.
+        computed for training are reused; the features of the mirrored or shifted views of ``flip_average``
+        and ``shift_average`` are cached under keys of their own); a fine-tuned run runs the whole network.
         """
         positions = np.asarray(positions, dtype=np.int64)
         if not self.config.finetune:
             cache = feature_cache or FeatureCache()
-            views = [(self.net.backbone, self.config.backbone)]
-            if self.flip_average:
-                views.append((MirroredInput(self.net.backbone), f"{self.config.backbone}+hflip"))
+            views = self.views
             codes = None
-            for module, name in views:
+            for suffix, view in views:
+                module = ViewInput(self.net.backbone, view) if suffix else self.net.backbone
+                name = f"{self.config.backbone}+{suffix}" if suffix else self.config.backbone
                 feats = cache.get(module, name, self.config.input_size, pool, positions, batch_size=batch_size,
                                   device=str(self.device), progress=progress, workers=self.workers)
-                view = self._head_codes(feats)
-                codes = view if codes is None else (codes + view) / 2
-            return codes
+                view_codes = self._head_codes(feats)
+                codes = view_codes if codes is None else codes + view_codes
+            return codes / len(views) if len(views) > 1 else codes
         return forward_pool(self._codes, pool, positions, self.config.input_size, batch_size=batch_size,
                             device=str(self.device), progress=progress, desc=desc, workers=self.workers)
 
