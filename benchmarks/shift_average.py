@@ -2,16 +2,17 @@
 
 Usage: python benchmarks/shift_average.py RUN_DIR [--shift 8] [--threads N] [--views FILE.npz]
 
-Encodes the protocol's queries and database of a fine-tuned run six times: as they are (``id``), mirrored
-left to right (``flip``, as ``--flip-average`` does) and translated by ``--shift`` pixels right, left, down
-and up (``r``, ``l``, ``d``, ``u``; reflect-padded and cropped back, the translation ``csdh train`` augments
-with, so the views stay within what the model was trained on). Each combination of views is averaged before
-the sign and evaluated the way csdh's reported setting evaluates (queries ``sign(h)``, database dithered at
-T = 0.95 and shaped, ``--db-dither 0.95 --db-shape``), with the two validation measures of flip_average.py
-beside the protocol's mAP: training images searching the validation images, and the held-out measure
-(validation images searching the database minus themselves). The ``id+flip`` row is csdh's
-``--flip-average``. ``--views`` keeps the encoded views in an .npz file and reuses them on a later call.
-It measures an idea; csdh does not encode with shifts.
+Encodes the protocol's queries and database of a fine-tuned run six times: as they are (``id``), mirrored left
+to right (``flip``, as ``--flip-average`` does) and translated by ``--shift`` pixels right, left, down and up
+(``r``, ``l``, ``d``, ``u``; reflect-padded and cropped back, the translation ``csdh train`` augments with, so
+the views stay within what the model was trained on; csdh's own views, ``csdh.engine.views.encoding_views``).
+Each combination of views is averaged before the sign and evaluated the way csdh's reported setting evaluates
+(queries ``sign(h)``, database dithered at T = 0.95 and shaped, ``--db-dither 0.95 --db-shape``), with the two
+validation measures of flip_average.py beside the protocol's mAP: training images searching the validation
+images, and the held-out measure (validation images searching the database minus themselves). The ``id+flip``
+row is csdh's ``--flip-average``, the ``id+flip+shifts`` row ``--flip-average --shift-average SHIFT`` and the
+``id+shifts`` row ``--shift-average SHIFT`` (the same views and mean, up to float rounding). ``--views`` keeps
+the encoded views in an .npz file and reuses them on a later call.
 """
 from __future__ import annotations
 
@@ -22,28 +23,21 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from flip_average import load_finetuned, measure
 
 from csdh.codes import pack_shaped
 from csdh.engine.features import forward_pool
+from csdh.engine.views import encoding_views
 
 COMBINATIONS = {"id": ("id",), "id+flip": ("id", "flip"), "shifts": ("r", "l", "d", "u"),
                 "id+shifts": ("id", "r", "l", "d", "u"), "id+flip+shifts": ("id", "flip", "r", "l", "d", "u")}
 
 
-def translate(x: torch.Tensor, dx: int, dy: int, pad: int) -> torch.Tensor:
-    """``x`` (B, C, S, S) moved ``dx`` pixels right and ``dy`` down, the uncovered border reflected."""
-    s = x.shape[-1]
-    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
-    return padded[:, :, pad - dy:pad - dy + s, pad - dx:pad - dx + s]
-
-
 def view_functions(shift: int) -> dict:
-    return {"id": lambda x: x, "flip": lambda x: x.flip(3),
-            "r": lambda x: translate(x, shift, 0, shift), "l": lambda x: translate(x, -shift, 0, shift),
-            "d": lambda x: translate(x, 0, shift, shift), "u": lambda x: translate(x, 0, -shift, shift)}
+    """csdh's test-time views (:func:`csdh.engine.views.encoding_views`) under this script's short names."""
+    short = {"": "id", "hflip": "flip"}  # the shifted views keep their direction letter: r, l, d, u
+    return {short.get(suffix, suffix[-1:]): view for suffix, view in encoding_views(True, shift)}
 
 
 def main() -> None:
@@ -54,6 +48,8 @@ def main() -> None:
     p.add_argument("--views", help="an .npz file to keep the encoded views in (reused when it exists)")
     p.add_argument("--spread", type=float, default=0.95, help="database dither spread T before shaping")
     args = p.parse_args()
+    if args.shift <= 0:
+        p.error("--shift must be a positive number of pixels")
     model, pool, split = load_finetuned(args.run_dir, args.threads, "shift_average.py")
     positions = np.concatenate([split.query, split.database])
     views = dict(np.load(args.views)) if args.views and os.path.exists(args.views) else {}
