@@ -153,15 +153,14 @@ class RunModel:
         if not self.config.finetune:
             cache = feature_cache or FeatureCache()
             views = self.views
-            codes = None
+            codes = 0
             for suffix, view in views:
                 module = ViewInput(self.net.backbone, view) if suffix else self.net.backbone
                 name = f"{self.config.backbone}+{suffix}" if suffix else self.config.backbone
-                feats = cache.get(module, name, self.config.input_size, pool, positions, batch_size=batch_size,
-                                  device=str(self.device), progress=progress, workers=self.workers)
-                view_codes = self._head_codes(feats)
-                codes = view_codes if codes is None else codes + view_codes
-            return codes / len(views) if len(views) > 1 else codes
+                codes = codes + self._head_codes(cache.get(
+                    module, name, self.config.input_size, pool, positions, batch_size=batch_size,
+                    device=str(self.device), progress=progress, workers=self.workers))
+            return codes / len(views)
         return forward_pool(self._codes, pool, positions, self.config.input_size, batch_size=batch_size,
                             device=str(self.device), progress=progress, desc=desc, workers=self.workers)
 
