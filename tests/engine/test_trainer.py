@@ -11,6 +11,7 @@ from csdh.engine.pipeline import make_config, prepare_data, train_run
 from csdh.engine.run_dir import RunDir
 from csdh.engine.trainer import Trainer
 from csdh.errors import UserError
+from naive_translate import translate_naive
 
 
 def _config(folder, **kw):
@@ -346,11 +347,6 @@ def test_a_loss_with_parameters_learns_with_the_head_and_resumes(fashion_folder,
         assert torch.allclose(ck["loss"][k], resumed["loss"][k], atol=1e-6), k
 
 
-def _reflect(k, n):
-    """Index ``k`` reflected into ``[0, n)`` about the edge pixels (numpy's and torch's 'reflect')."""
-    return -k if k < 0 else (2 * (n - 1) - k if k >= n else k)
-
-
 def _mirrored_codes(model, pool, positions, dx=0, dy=0, mirror=True):
     """Reference: the network on each image, mirrored left to right (``mirror``) and then moved ``dx`` pixels
     right and ``dy`` down with reflected borders, one image and one pixel at a time."""
@@ -361,12 +357,8 @@ def _mirrored_codes(model, pool, positions, dx=0, dy=0, mirror=True):
         for pos in positions:
             img = resize_square(pool.load(int(pos)), model.config.input_size)
             img = img[:, ::-1] if mirror else img
-            s = img.shape[0]
-            moved = np.empty_like(img)
-            for i in range(s):
-                for j in range(s):
-                    moved[i, j] = img[_reflect(i - dy, s), _reflect(j - dx, s)]
-            x = torch.from_numpy(np.ascontiguousarray(moved.transpose(2, 0, 1)))[None]
+            moved = translate_naive(np.ascontiguousarray(img.transpose(2, 0, 1)), dx, dy)
+            x = torch.from_numpy(moved)[None]
             out.append(model.net(to_float(x)).float().numpy()[0])
     return np.stack(out)
 
