@@ -10,6 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from classifier_ceiling import mean_ap_by_score  # noqa: E402
 from code_accuracy import centre_accuracy, codes_at  # noqa: E402
+from db_neighbours import augment, nearest  # noqa: E402
 from posterior_codes import class_centres, code_posterior  # noqa: E402
 from query_side import code_covariance, query_rankings, shaped_queries  # noqa: E402
 
@@ -96,3 +97,27 @@ def test_query_rankings_sign_is_hamming_map_and_binary_real_valued_queries_rank_
     # with queries that are already signs, the real-valued ranking is the Hamming ranking
     signs = sign(q).astype(np.float32)
     assert query_rankings(signs, pack(d), ql, dl, G, G)["real_valued"] == pytest.approx(out["sign"], abs=1e-12)
+
+
+def test_nearest_database_neighbours_against_a_full_sort():
+    rng = np.random.default_rng(0)
+    x = np.tanh(rng.normal(size=(300, 16))).astype(np.float32)
+    x[7] = x[3]  # an identical pair: the tie goes to the earlier position
+    idx, sim = nearest(x, 5, chunk=64)
+    u = x / np.linalg.norm(x, axis=1, keepdims=True)
+    S = u @ u.T
+    for i in range(len(x)):
+        want = sorted(range(len(x)), key=lambda j: (-S[i, j], j))[:5]
+        assert list(idx[i]) == want, i
+        assert np.allclose(sim[i], S[i, want], atol=1e-6)
+    assert idx[7, 0] == 3 and idx[3, 0] == 3 and idx[5, 0] == 5
+
+
+def test_database_augmentation_is_the_weighted_mean_of_the_neighbours():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(50, 8)).astype(np.float32)
+    idx, sim = nearest(x, 4)
+    assert np.allclose(augment(x, idx, sim, 1, 0.0), x)
+    assert np.allclose(augment(x, idx, sim, 3, 0.0)[9], x[idx[9, :3]].mean(0), atol=1e-6)
+    w = np.clip(sim[9, :4], 0, None) ** 3
+    assert np.allclose(augment(x, idx, sim, 4, 3.0)[9], (w[:, None] * x[idx[9]]).sum(0) / w.sum(), atol=1e-6)
