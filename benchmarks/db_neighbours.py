@@ -18,7 +18,6 @@ import argparse
 import json
 
 import numpy as np
-import torch
 
 from code_accuracy import codes_at
 from flip_average import load_finetuned
@@ -29,7 +28,8 @@ from csdh.metrics import evaluate_all, mean_average_precision
 
 def nearest(x: np.ndarray, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """Indices and cosine similarities ``(n, k)`` of each row's ``k`` most similar rows of ``x`` (the row
-    itself first, unless an identical row comes before it), most similar first, ties by position."""
+    itself first, unless an identical row comes before it), most similar first; ties within the k are
+    ordered by position."""
     x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     idx = np.empty((len(x), k), np.int64)
     sim = np.empty((len(x), k), np.float32)
@@ -46,7 +46,7 @@ def nearest(x: np.ndarray, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.nd
 def augment(x: np.ndarray, idx: np.ndarray, sim: np.ndarray, k: int, alpha: float) -> np.ndarray:
     """Each row of ``x`` replaced by the mean of its ``k`` neighbours' rows (``idx``, ``sim`` of
     :func:`nearest`) weighted by ``max(sim, 0) ** alpha``."""
-    w = np.clip(sim[:, :k], 0, None) ** alpha if alpha > 0 else np.ones_like(sim[:, :k])
+    w = np.clip(sim[:, :k], 0, None) ** alpha  # alpha 0: all ones (0 ** 0 is 1)
     return (w[:, :, None] * x[idx[:, :k]]).sum(1) / np.maximum(w.sum(1, keepdims=True), 1e-12)
 
 
@@ -60,8 +60,7 @@ def main() -> None:
     p.add_argument("--spread", type=float, default=0.95)
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
-    model, pool, split = load_finetuned(args.run_dir, args.threads, "db_neighbours.py")
-    torch.set_num_threads(args.threads)
+    model, pool, split = load_finetuned(args.run_dir, args.threads, "db_neighbours.py")  # sets the threads
     views = np.load(args.views)
     h = np.mean([views[k] for k in args.keys.split(",")], axis=0).astype(np.float32)
     nq, L, seed, moment = len(split.query), pool.labels, model.config.seed, model.code_moment
