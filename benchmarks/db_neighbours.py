@@ -67,7 +67,7 @@ def main() -> None:
     q, d = h[:nq], h[nq:]
     d_pos, v_pos = (np.asarray(a, np.int64) for a in (split.database, split.val_query))
     held = ~np.isin(d_pos, v_pos)
-    v = codes_at(v_pos, d, d_pos, model, pool)
+    packed_q, packed_v = pack(q), pack(codes_at(v_pos, d, d_pos, model, pool))  # the queries stay sign(h)
     ks = [int(k) for k in args.ks.split(",")]
     graph, graph_held = nearest(d, max(ks)), nearest(d[held], max(ks))
     binarisers = {"dithered": lambda c: pack_dithered(c, args.spread, seed),
@@ -77,8 +77,8 @@ def main() -> None:
         for alpha in [0.0] if k == 1 else [float(a) for a in args.alphas.split(",")]:
             dd, dh = augment(d, *graph, k, alpha), augment(d[held], *graph_held, k, alpha)
             for name, binarise in binarisers.items():
-                m = evaluate_all(pack(q), binarise(dd), L[split.query], L[d_pos], topk=split.topk)
-                ho = mean_average_precision(pack(v), binarise(dh), L[v_pos], L[d_pos[held]])
+                m = evaluate_all(packed_q, binarise(dd), L[split.query], L[d_pos], topk=split.topk)
+                ho = mean_average_precision(packed_v, binarise(dh), L[v_pos], L[d_pos[held]])
                 result[f"k{k}_alpha{alpha:g}_{name}"] = {"map": m["map"], "heldout_map": float(ho)}
     print(json.dumps(result, indent=2))
 
