@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from csdh.data.transforms import augment_batch, cutmix, mixup, random_erase, resize_square, to_float, translate
+from csdh.data.transforms import (augment_batch, cutmix, mixup, random_erase, resize_square, rotate_scale, to_float,
+                                  translate)
 from naive_translate import translate_naive
 
 
@@ -37,6 +38,63 @@ def test_flip_only_mirrors_each_image_or_leaves_it():
     kept = [torch.equal(y[i], x[i]) for i in range(16)]
     assert all(f or k for f, k in zip(flipped, kept))
     assert any(flipped) and any(kept)
+
+
+def rotate_scale_naive(img: np.ndarray, degrees: float, factor: float) -> np.ndarray:
+    """Per-pixel reference of rotate_scale for points that stay inside the image: the output pixel centre at
+    (x, y) (x right, y down, measured from the image centre) shows the input at R(-angle) (x, y) / factor as the
+    eye sees a counter-clockwise turn with y down, read bilinearly from the pixel centres."""
+    c, h, w = img.shape
+    a = np.deg2rad(degrees)
+    out = np.zeros_like(img)
+    for i in range(h):
+        for j in range(w):
+            x, y = j + 0.5 - w / 2, i + 0.5 - h / 2
+            xs = (np.cos(a) * x - np.sin(a) * y) / factor
+            ys = (np.sin(a) * x + np.cos(a) * y) / factor
+            u, v = xs + w / 2 - 0.5, ys + h / 2 - 0.5  # in pixel-index units
+            j0, i0 = int(np.floor(u)), int(np.floor(v))
+            fu, fv = u - j0, v - i0
+            assert 0 <= j0 < w - 1 and 0 <= i0 < h - 1, "the reference covers interior points only"
+            out[:, i, j] = ((1 - fv) * ((1 - fu) * img[:, i0, j0] + fu * img[:, i0, j0 + 1])
+                            + fv * ((1 - fu) * img[:, i0 + 1, j0] + fu * img[:, i0 + 1, j0 + 1]))
+    return out
+
+
+def test_rotate_scale_by_quarter_turns_equals_rot90_and_identity_keeps_the_batch():
+    x = torch.rand(4, 3, 10, 10, generator=torch.Generator().manual_seed(0))
+    y = rotate_scale(x, torch.tensor([0.0, 90.0, 180.0, -90.0]), torch.ones(4))
+    assert torch.allclose(y[0], x[0], atol=1e-6)
+    for i, k in ((1, 1), (2, 2), (3, -1)):
+        assert torch.allclose(y[i], torch.rot90(x[i], k, dims=(1, 2)), atol=1e-5)
+    corner = torch.zeros(1, 1, 8, 8)
+    corner[0, 0, 0, 7] = 1.0  # top right; a counter-clockwise quarter turn takes it to the top left
+    assert rotate_scale(corner, torch.tensor([90.0]), torch.ones(1))[0, 0].nonzero().tolist() == [[0, 0]]
+
+
+@pytest.mark.parametrize("degrees, factor", [(0.0, 1.6), (17.0, 1.5), (-33.0, 2.0), (8.0, 1.45)])
+def test_rotate_scale_matches_a_per_pixel_bilinear_reference(degrees, factor):
+    x = torch.rand(2, 3, 12, 12, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    y = rotate_scale(x, torch.tensor([degrees, degrees]), torch.tensor([factor, factor]))
+    for i in range(2):
+        assert np.allclose(y[i].numpy(), rotate_scale_naive(x[i].numpy(), degrees, factor), atol=1e-6)
+
+
+def test_augment_batch_rotation_and_scaling_are_seeded_and_off_by_default():
+    x = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    plain = augment_batch(x, generator=torch.Generator().manual_seed(5))
+    off = augment_batch(x, generator=torch.Generator().manual_seed(5), rotate=0.0, scale=0.0)
+    a = augment_batch(x, generator=torch.Generator().manual_seed(5), rotate=10.0, scale=0.1)
+    b = augment_batch(x, generator=torch.Generator().manual_seed(5), rotate=10.0, scale=0.1)
+    assert torch.equal(plain, off) and torch.equal(a, b) and not torch.allclose(a, plain, atol=1e-3)
+    assert a.shape == x.shape and a.is_contiguous(memory_format=torch.channels_last)
+    # the flips and translations are drawn first, so they are those of the plain batch, then turned
+    g = torch.Generator().manual_seed(5)
+    flipped_shifted = augment_batch(x, generator=g)
+    angles = (2 * torch.rand(6, generator=g) - 1) * 10.0
+    factors = 1 + (2 * torch.rand(6, generator=g) - 1) * 0.1
+    assert angles.abs().max() <= 10.0 and (factors - 1).abs().max() <= 0.1
+    assert torch.allclose(a, rotate_scale(flipped_shifted, angles, factors), atol=1e-6)
 
 
 def test_random_erase_replaces_one_rectangle_of_the_requested_size():

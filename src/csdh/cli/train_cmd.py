@@ -36,6 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hidden", type=int, help="hidden layer width (default 1024)")
     p.add_argument("--dropout", type=float, help="dropout after the hidden layer (default 0.5)")
     p.add_argument("--no-augment", action="store_true", help="no flips/translations when fine-tuning")
+    p.add_argument("--rotate", type=float, metavar="DEG",
+                   help="rotate each training image by a random angle in [-DEG, DEG] degrees when fine-tuning "
+                        "(default 0: off)")
+    p.add_argument("--scale-jitter", type=float, metavar="F",
+                   help="scale each training image about its centre by a random factor in [1 - F, 1 + F] when "
+                        "fine-tuning (default 0: off)")
     p.add_argument("--erase-prob", type=float,
                    help="random erasing probability per image when fine-tuning (default: the mode's)")
     p.add_argument("--mixup", type=float,
@@ -108,7 +114,8 @@ def config_from_args(args: argparse.Namespace):
         input_size=args.input_size, epochs=args.epochs, warmup_epochs=args.warmup_epochs, batch_size=args.batch_size,
         lr=args.lr, backbone_lr=args.backbone_lr, lr_warmup=args.lr_warmup, weight_decay=args.weight_decay,
         hidden=args.hidden, dropout=args.dropout,
-        augment=False if args.no_augment else None, erase_prob=args.erase_prob, mixup=args.mixup, cutmix=args.cutmix,
+        augment=False if args.no_augment else None, rotate=args.rotate,
+        scale_jitter=args.scale_jitter, erase_prob=args.erase_prob, mixup=args.mixup, cutmix=args.cutmix,
         db_dither=args.db_dither, db_shape=args.db_shape or None, flip_average=args.flip_average or None,
         shift_average=args.shift_average,
         freeze_bn=False if args.train_bn else None, freeze_stages=args.freeze_stages, drop_path=args.drop_path,

@@ -2,7 +2,8 @@
 
 Per item (in the data set): ``resize_square`` turns any RGB uint8 image into ``(S, S, 3)`` uint8 by
 resizing the shorter side to S and centre-cropping. Per batch (in the trainer): ``augment_batch``
-(random flip, random translation by padding and cropping, optional random erasing), ``translate`` (one
+(random flip, random translation by padding and cropping, optional random rotation and scaling, optional
+random erasing), ``rotate_scale`` (given rotations and scalings), ``translate`` (one
 fixed translation, a test-time view), ``to_float``
 (scale to [0, 1]), ``mixup`` (convex combinations of items and of their labels; also used on pooled
 features) and ``cutmix`` (a rectangle of each image pasted from another, labels mixed by area).
@@ -50,9 +51,11 @@ def translate(batch: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
 
 
 def augment_batch(batch: torch.Tensor, generator: Optional[torch.Generator] = None, flip: bool = True,
-                  max_shift: float = 0.125, erase_prob: float = 0.0,
+                  max_shift: float = 0.125, rotate: float = 0.0, scale: float = 0.0, erase_prob: float = 0.0,
                   erase_area: Tuple[float, float] = (0.02, 0.25)) -> torch.Tensor:
-    """Random horizontal flip, random translation (reflect-pad, then crop) and random erasing of a float batch.
+    """Random horizontal flip, random translation (reflect-pad, then crop), random rotation and scaling, and
+    random erasing of a float batch, in this order. Rotation and scaling draw nothing from ``generator`` when
+    both are 0, so the other draws are the same as without them.
 
     Random erasing (Zhong et al., AAAI 2020) replaces, with probability ``erase_prob`` per image, one
     rectangle covering a uniform fraction ``erase_area`` of the image, aspect ratio log-uniform in
@@ -63,6 +66,9 @@ def augment_batch(batch: torch.Tensor, generator: Optional[torch.Generator] = No
         generator: the random source (seeded by the trainer).
         flip: flip each image left-right with probability 1/2.
         max_shift: translate by up to this fraction of S in each direction.
+        rotate: rotate each image by an angle drawn uniformly from [-rotate, rotate] degrees (0: off).
+        scale: scale each image about its centre by a factor drawn uniformly from [1 - scale, 1 + scale]
+            (0: off); see :func:`rotate_scale`.
         erase_prob: probability of erasing one rectangle per image (0 disables it).
         erase_area: range of the erased fraction of the image area.
 
@@ -83,9 +89,32 @@ def augment_batch(batch: torch.Tensor, generator: Optional[torch.Generator] = No
         dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
         dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
         out = torch.stack([padded[i, :, dy[i]:dy[i] + s, dx[i]:dx[i] + s] for i in range(b)])
+    if rotate > 0 or scale > 0:
+        angles = (2 * torch.rand(b, generator=generator) - 1) * float(rotate)
+        factors = 1 + (2 * torch.rand(b, generator=generator) - 1) * float(scale)
+        out = rotate_scale(out, angles, factors)
     if erase_prob > 0:
         out = random_erase(out, erase_prob, erase_area, generator)
     return out.contiguous(memory_format=torch.channels_last)
+
+
+def rotate_scale(batch: torch.Tensor, degrees: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
+    """A float batch ``(B, C, S, S)`` with image ``i`` rotated ``degrees[i]`` degrees counter-clockwise (as
+    displayed, rows running down) and scaled ``factors[i]`` times (above 1: zoomed in) about its centre;
+    bilinear sampling, the uncovered border filled by reflection, the size kept. A rotation by a multiple
+    of 90 degrees at factor 1 moves pixel centres onto pixel centres, so it equals ``torch.rot90``."""
+    b = batch.shape[0]
+    rad = degrees.to(torch.float64) * (math.pi / 180.0)
+    inv = 1.0 / factors.to(torch.float64)
+    cos, sin = torch.cos(rad) * inv, torch.sin(rad) * inv
+    # affine_grid maps output coordinates (x right, y down, in [-1, 1]) to input coordinates: the output
+    # point (x, y) samples the input at (cos x - sin y, sin x + cos y) / factor, which, with y running
+    # down, turns the picture counter-clockwise on screen
+    theta = torch.zeros(b, 2, 3, dtype=torch.float64)
+    theta[:, 0, 0], theta[:, 0, 1] = cos, -sin
+    theta[:, 1, 0], theta[:, 1, 1] = sin, cos
+    grid = F.affine_grid(theta.to(batch.dtype).to(batch.device), list(batch.shape), align_corners=False)
+    return F.grid_sample(batch, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
 def random_erase(batch: torch.Tensor, prob: float, area: Tuple[float, float] = (0.02, 0.25),

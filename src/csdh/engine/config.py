@@ -43,6 +43,10 @@ class TrainConfig:
         dropout: dropout after the hidden layer.
         beta: tanh scale of the hash layer.
         augment: random flips and translations while fine-tuning.
+        rotate: with ``augment``, rotate each training image by a random angle in [-rotate, rotate] degrees
+            while fine-tuning (0: off).
+        scale_jitter: with ``augment``, scale each training image about its centre by a random factor in
+            [1 - scale_jitter, 1 + scale_jitter] while fine-tuning (0: off).
         erase_prob: with ``augment``, probability of random erasing per image while fine-tuning (0: off).
         mixup: mix each training item with a random partner of its batch, and their labels alike, with a
             weight drawn from Beta(mixup, mixup) (0: off). The images are mixed while fine-tuning end to end,
@@ -125,6 +129,8 @@ class TrainConfig:
     dropout: float = 0.5
     beta: float = 1.0
     augment: bool = True
+    rotate: float = 0.0
+    scale_jitter: float = 0.0
     erase_prob: float = 0.0
     mixup: float = 0.0
     cutmix: float = 0.0
@@ -157,6 +163,10 @@ class TrainConfig:
                             f"got {self.lr_warmup}")
         if self.batch_size < 2:
             raise UserError(f"batch size must be >= 2, got {self.batch_size}")
+        if not 0.0 <= self.rotate <= 180.0:
+            raise UserError(f"rotation must be between 0 and 180 degrees, got {self.rotate}")
+        if not 0.0 <= self.scale_jitter < 1.0:
+            raise UserError(f"scale jitter must be in [0, 1), got {self.scale_jitter}")
         if not 0.0 <= self.erase_prob <= 1.0:
             raise UserError(f"erase probability must be in [0, 1], got {self.erase_prob}")
         if self.mixup < 0:

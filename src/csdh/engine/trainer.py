@@ -241,7 +241,7 @@ class Trainer:
                 # (the random draws still come from the CPU generator, so every device sees the same ones)
                 x = to_float(images.to(self.device, non_blocking=True))
                 if c.augment:
-                    x = augment_batch(x, generator=g, erase_prob=c.erase_prob)
+                    x = augment_batch(x, generator=g, rotate=c.rotate, scale=c.scale_jitter, erase_prob=c.erase_prob)
                 yield x, labels.to(self.device), idx.to(self.device)
         else:
             feats = self.features["train"]
