@@ -144,6 +144,7 @@ def _one_line_error(capsys):
      "rotation must be between 0 and 180"),
     (["train", "--dataset", "fashion-mnist", "--finetune", "--scale-jitter", "1", "--out", "{tmp}/r"],
      "scale jitter must be in [0, 1)"),
+    (["train", "--dataset", "fashion-mnist", "--rotate", "10", "--out", "{tmp}/r"], "need --finetune"),
     (["train", "--dataset", "fashion-mnist", "--ema-decay", "1", "--out", "{tmp}/r"], "EMA decay"),
     (["train", "--dataset", "fashion-mnist", "--sam", "-0.05", "--out", "{tmp}/r"], "SAM's radius must be >= 0"),
     (["train", "--dataset", "fashion-mnist", "--drop-path", "0.1", "--out", "{tmp}/r"], "needs --finetune"),

@@ -167,6 +167,9 @@ class TrainConfig:
             raise UserError(f"rotation must be between 0 and 180 degrees, got {self.rotate}")
         if not 0.0 <= self.scale_jitter < 1.0:
             raise UserError(f"scale jitter must be in [0, 1), got {self.scale_jitter}")
+        if (self.rotate or self.scale_jitter) and not self.finetune:
+            raise UserError("--rotate and --scale-jitter transform the images while the backbone trains, so they "
+                            "need --finetune (a frozen backbone trains the head on cached features)")
         if not 0.0 <= self.erase_prob <= 1.0:
             raise UserError(f"erase probability must be in [0, 1], got {self.erase_prob}")
         if self.mixup < 0:
