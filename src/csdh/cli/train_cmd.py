@@ -35,7 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weight-decay", type=float, help="AdamW weight decay (default 1e-4)")
     p.add_argument("--hidden", type=int, help="hidden layer width (default 1024)")
     p.add_argument("--dropout", type=float, help="dropout after the hidden layer (default 0.5)")
-    p.add_argument("--no-augment", action="store_true", help="no flips/translations (nor rotations, scalings, erasing) when fine-tuning")
+    p.add_argument("--no-augment", action="store_true",
+                   help="no flips/translations (nor rotations, scalings, erasing) when fine-tuning")
     p.add_argument("--rotate", type=float, metavar="DEG",
                    help="rotate each training image by a random angle in [-DEG, DEG] degrees when fine-tuning "
                         "(default 0: off)")
