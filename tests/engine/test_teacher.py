@@ -28,6 +28,12 @@ def teacher_run(fashion_folder, tmp_path_factory):
     return out
 
 
+def _train_argv(folder):
+    """``csdh train`` arguments of a tiny fine-tuning run on ``folder`` (add ``--out`` and the rest)."""
+    return ["train", "--dataset", "image-folder", "--data-dir", str(folder), "--bits", "16", "--input-size", "32",
+            "--finetune", "--warmup-epochs", "1", "--epochs", "1", "--batch-size", "16", "--n-val", "20"]
+
+
 def _batch(cfg, n=12):
     pool, split = prepare_data(cfg)
     images, labels, _ = next(iter(pool_loader(pool, split.train[:n], cfg.input_size, n, 0, "cpu")))
@@ -126,9 +132,7 @@ def test_a_taught_run_learns_from_the_teacher_and_is_reproducible(fashion_folder
 def test_train_teacher_on_the_command_line(fashion_folder, teacher_run, tmp_path, capsys):
     from csdh.cli import main
 
-    base = ["train", "--dataset", "image-folder", "--data-dir", str(fashion_folder), "--bits", "16",
-            "--input-size", "32", "--finetune", "--warmup-epochs", "1", "--epochs", "1", "--batch-size", "16",
-            "--n-val", "20", "--loss-arg", "lambda_cls=0.1"]
+    base = _train_argv(fashion_folder) + ["--loss-arg", "lambda_cls=0.1"]
     assert main(base + ["--teacher", str(teacher_run), "--teacher-weight", "0.4", "--teacher-temperature", "3",
                         "--out", str(tmp_path / "r")]) == 0
     saved = json.loads((tmp_path / "r" / "config.json").read_text())

@@ -91,6 +91,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the teacher's share of the labels, in (0, 1] (default 0.5)")
     p.add_argument("--teacher-temperature", type=float, metavar="T",
                    help="softmax temperature of the teacher's logits (default 2)")
+    p.add_argument("--pseudo-labels", metavar="RUN_DIR",
+                   help="with --finetune, self-training: this finished run (same split, with a code classifier) "
+                        "labels unlabelled database images, and those it is most sure of train end to end beside "
+                        "the training images (default: none)")
+    p.add_argument("--pseudo-count", type=int, metavar="N",
+                   help="unlabelled database images drawn for --pseudo-labels, never validation queries "
+                        "(default 5000)")
+    p.add_argument("--pseudo-keep", type=float, metavar="F",
+                   help="the fraction of them kept, the labeller's most confident first (default 0.7)")
     p.add_argument("--eval-every", type=int, help="validation mAP every N epochs, the best kept (default 1; 0 = never)")
     p.add_argument("--n-val", type=int,
                    help="validation queries (default 500); 0: no validation split (where it would be carved "
@@ -121,7 +130,8 @@ def config_from_args(args: argparse.Namespace):
         shift_average=args.shift_average,
         freeze_bn=False if args.train_bn else None, freeze_stages=args.freeze_stages, drop_path=args.drop_path,
         ema_decay=args.ema_decay, sam_rho=args.sam, teacher=args.teacher, teacher_target=args.teacher_target,
-        teacher_weight=args.teacher_weight,
+        teacher_weight=args.teacher_weight, pseudo_labels=args.pseudo_labels, pseudo_count=args.pseudo_count,
+        pseudo_keep=args.pseudo_keep,
         teacher_temperature=args.teacher_temperature, eval_every=args.eval_every, n_val=args.n_val, seed=args.seed,
         loss_args=tuple(parse_kv(args.loss_arg, "--loss-arg").items()) or None)
 

@@ -103,6 +103,15 @@ class TrainConfig:
             ``lambda_cls > 0``), while the pairwise terms keep the plain labels.
         teacher_weight: the teacher's share of the labels, in (0, 1].
         teacher_temperature: softmax temperature of the teacher's logits, > 0.
+        pseudo_labels: a finished run directory (same split, with a code classifier, like ``teacher``) that
+            labels unlabelled database images for end-to-end training (self-training; None: off). Before
+            training, ``pseudo_count`` database images that are neither training images nor validation
+            queries are drawn at random (seeded), given the run's most probable class, and the
+            ``pseudo_keep`` fraction it is most sure of joins the training images in every end-to-end epoch
+            (:class:`csdh.engine.pseudo_labels.PseudoLabels`); the head warm-up keeps to the labelled images.
+            Needs ``finetune`` and single-label data.
+        pseudo_count: unlabelled database images drawn for pseudo-labelling, >= 1.
+        pseudo_keep: the fraction of them kept, the most confident first, in (0, 1].
         eval_every: validation mAP every this many epochs (0: never; then the last epoch is kept).
         n_val: validation queries (never the protocol's queries).
         seed: seeds the split, initialisation, shuffling and augmentation.
@@ -147,6 +156,9 @@ class TrainConfig:
     teacher_target: str = "labels"
     teacher_weight: float = 0.5
     teacher_temperature: float = 2.0
+    pseudo_labels: Optional[str] = None
+    pseudo_count: int = 5000
+    pseudo_keep: float = 0.7
     eval_every: int = 1
     n_val: int = 500
     seed: int = 0
@@ -209,6 +221,12 @@ class TrainConfig:
             raise UserError(f"the teacher's weight must be in (0, 1], got {self.teacher_weight}")
         if not self.teacher_temperature > 0:
             raise UserError(f"the teacher's temperature must be > 0, got {self.teacher_temperature}")
+        if self.pseudo_labels is not None and not self.finetune:
+            raise UserError("--pseudo-labels adds images to end-to-end training, so it needs --finetune")
+        if self.pseudo_count < 1:
+            raise UserError(f"pseudo-labelled images drawn must be >= 1, got {self.pseudo_count}")
+        if not 0.0 < self.pseudo_keep <= 1.0:
+            raise UserError(f"the kept fraction of pseudo-labels must be in (0, 1], got {self.pseudo_keep}")
         if self.n_val < 0:
             raise UserError(f"validation queries must be >= 0, got {self.n_val}")
         if self.n_val == 0 and self.eval_every:

@@ -47,8 +47,9 @@ def prepare_data(config: TrainConfig, download: bool = True):
 
 def check_label_mixing(config: TrainConfig, pool) -> None:
     """Mixup and CutMix mix labels as class distributions, and a teacher's posteriors are one, which only
-    single-label data have: refuse multi-label data."""
-    mixing = (("--mixup", config.mixup > 0), ("--cutmix", config.cutmix > 0), ("--teacher", bool(config.teacher)))
+    single-label data have, and a pseudo-label is one class: refuse multi-label data."""
+    mixing = (("--mixup", config.mixup > 0), ("--cutmix", config.cutmix > 0), ("--teacher", bool(config.teacher)),
+              ("--pseudo-labels", bool(config.pseudo_labels)))
     for flag, used in mixing:
         if used and pool.multi_label:
             raise UserError(f"{flag} needs single-label data; {config.dataset!r} here is multi-label")

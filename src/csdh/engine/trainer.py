@@ -28,6 +28,7 @@ from csdh.engine.config import RESUMABLE_CHANGES, TrainConfig
 from csdh.engine.features import FeatureCache, forward_pool, no_progress, pool_loader
 from csdh.engine.run_dir import RunDir, atomic_torch_save, atomic_write_text
 from csdh.engine.sharpness import SharpnessAware
+from csdh.engine.pseudo_labels import PseudoLabels
 from csdh.engine.teacher import Teacher
 from csdh.engine.weight_ema import WeightEMA
 from csdh.errors import UserError
@@ -116,10 +117,12 @@ class Trainer:
     # ------------------------------------------------------------------ set-up
     def _setup(self) -> None:
         c = self.config
+        self._setup_pseudo_labels()
         torch.manual_seed(c.seed)
         self.net = build_net(c, pretrained=self.pretrained).to(self.device)
         self.net = self.net.to(memory_format=torch.channels_last)
-        self.loss = build_loss(c, self.pool.n_classes, len(self.train_pos)).to(self.device)
+        # every end-to-end item has a place in a memory bank, the pseudo-labelled ones after the training images
+        self.loss = build_loss(c, self.pool.n_classes, len(self.item_pos)).to(self.device)
         # a loss with parameters of its own (CSDH's optional code classifier) learns with the hash head
         head_params = list(self.net.head.parameters()) + list(self.loss.parameters())
         groups = [{"params": head_params, "lr": c.lr, "base_lr": c.lr}]
@@ -154,6 +157,24 @@ class Trainer:
             self._load_features(("train", "val_query", "val_database"))
         elif c.head_warmup:
             self._load_features(("train",))
+
+    def _setup_pseudo_labels(self) -> None:
+        """``item_pos`` and ``item_labels``: what end-to-end epochs train on, the training images and then,
+        with ``pseudo_labels``, the unlabelled database images a finished run labels (the head warm-up on
+        cached features keeps to the training images, the first ``len(train_pos)`` items)."""
+        c = self.config
+        self.item_pos = self.train_pos
+        self.item_labels = self.labels[torch.from_numpy(self.train_pos)]
+        self.n_pseudo = 0
+        if not c.pseudo_labels:
+            return
+        labeller = Teacher.load(c.pseudo_labels, self.split, self.pool.n_classes, 1.0, 1.0, device=self.device)
+        pseudo = PseudoLabels.from_teacher(labeller, self.pool, self.split, c.pseudo_count, c.pseudo_keep, c.seed,
+                                           batch_size=c.batch_size, workers=self.workers, device=str(self.device),
+                                           progress=self.progress)
+        self.n_pseudo = len(pseudo)
+        self.item_pos = np.concatenate([self.train_pos, pseudo.positions])
+        self.item_labels = torch.cat([self.item_labels, torch.from_numpy(pseudo.labels)])
 
     def _load_features(self, names) -> None:
         parts = {name: getattr(self.split, name) for name in names}
@@ -227,10 +248,11 @@ class Trainer:
     def _batches(self, epoch: int):
         c = self.config
         g = torch.Generator().manual_seed(c.seed * 100_003 + epoch)
-        perm = torch.randperm(len(self.train_pos), generator=g)
+        end_to_end = self.end_to_end(epoch)
+        perm = torch.randperm(len(self.item_pos) if end_to_end else len(self.train_pos), generator=g)
         n_batches = len(perm) // c.batch_size + (1 if len(perm) % c.batch_size >= 2 else 0)
-        if self.end_to_end(epoch):
-            loader = pool_loader(self.pool, self.train_pos[perm.numpy()], c.input_size, c.batch_size, self.workers,
+        if end_to_end:
+            loader = pool_loader(self.pool, self.item_pos[perm.numpy()], c.input_size, c.batch_size, self.workers,
                                  str(self.device))
             for i, batch in enumerate(loader):
                 images, labels, _ = check_batch(batch)
@@ -242,6 +264,8 @@ class Trainer:
                 x = to_float(images.to(self.device, non_blocking=True))
                 if c.augment:
                     x = augment_batch(x, generator=g, rotate=c.rotate, scale=c.scale_jitter, erase_prob=c.erase_prob)
+                if self.n_pseudo:  # the pool's labels of pseudo-labelled images are never read
+                    labels = self.item_labels[idx]
                 yield x, labels.to(self.device), idx.to(self.device)
         else:
             feats = self.features["train"]
@@ -275,7 +299,7 @@ class Trainer:
             freeze_batch_norm(self.net.backbone)
         for stage in self.frozen_stages:  # pretrained and fixed: batch norm and dropout as at inference
             stage.eval()
-        n_batches = math.ceil(len(self.train_pos) / c.batch_size)
+        n_batches = math.ceil((len(self.item_pos) if end_to_end else len(self.train_pos)) / c.batch_size)
         bar = self.progress(self._batches(epoch), desc=f"epoch {epoch + 1}/{c.total_epochs}", total=n_batches, unit="batch")
         total, n_items, t0 = 0.0, 0, time.perf_counter()
         terms: Dict[str, float] = {}
