@@ -12,6 +12,7 @@ from classifier_ceiling import mean_ap_by_score  # noqa: E402
 from code_accuracy import centre_accuracy, codes_at  # noqa: E402
 from db_neighbours import augment, nearest  # noqa: E402
 from posterior_codes import class_centres, code_posterior  # noqa: E402
+from pseudo_label_accuracy import kept_accuracy  # noqa: E402
 from query_side import code_covariance, query_rankings, shaped_queries  # noqa: E402
 
 from csdh.codes import code_moment, pack, shaping_error, sign, unpack  # noqa: E402
@@ -121,3 +122,14 @@ def test_database_augmentation_is_the_weighted_mean_of_the_neighbours():
     assert np.allclose(augment(x, idx, sim, 3, 0.0)[9], x[idx[9, :3]].mean(0), atol=1e-6)
     w = np.clip(sim[9, :4], 0, None) ** 3
     assert np.allclose(augment(x, idx, sim, 4, 3.0)[9], (w[:, None] * x[idx[9]]).sum(0) / w.sum(), atol=1e-6)
+
+
+def test_kept_accuracy_keeps_the_most_confident_with_ties_to_the_earlier_image():
+    confidence = np.array([0.9, 0.5, 0.9, 0.99, 0.2, 0.7], dtype=np.float32)
+    correct = np.array([True, False, False, True, False, True])
+    # naive: order by confidence, equal confidences by position -> 3, 0, 2, 5, 1, 4
+    assert kept_accuracy(confidence, correct, 0.5) == {"keep": 0.5, "kept": 3, "min_confidence": pytest.approx(0.9),
+                                                       "accuracy": pytest.approx(2 / 3)}
+    assert kept_accuracy(confidence, correct, 1 / 3)["accuracy"] == 1.0  # 3 and 0
+    assert kept_accuracy(confidence, correct, 0.01)["kept"] == 1  # at least one image, as in training
+    assert kept_accuracy(confidence, correct, 1.0)["accuracy"] == pytest.approx(0.5)
