@@ -6,11 +6,9 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
 import numpy as np
-import torch
 
 from csdh.data.protocols import Split
-from csdh.data.transforms import to_float
-from csdh.engine.features import check_batch, pool_loader
+from csdh.engine.features import forward_pool
 from csdh.engine.teacher import Teacher
 
 LOG = logging.getLogger(__name__)
@@ -51,15 +49,8 @@ class PseudoLabels:
             return cls(np.zeros(0, np.int64), np.zeros((0, pool.n_classes), np.float32), np.zeros(0, np.float32))
         rng = np.random.default_rng([int(seed), 0x5E1F])
         drawn = np.sort(rng.choice(candidates, size=min(int(count), len(candidates)), replace=False))
-        loader = pool_loader(pool, drawn, teacher.input_size, batch_size, workers, device)
-        if progress is not None:
-            loader = progress(loader, desc="pseudo-labels", total=-(-len(drawn) // batch_size), unit="batch")
-        posteriors = []
-        for batch in loader:
-            images, _, _ = check_batch(batch)
-            x = to_float(images.to(device)).contiguous(memory_format=torch.channels_last)
-            posteriors.append(teacher.posteriors(x).cpu())
-        p = torch.cat(posteriors).numpy()
+        p = forward_pool(teacher.posteriors, pool, drawn, teacher.input_size, batch_size=batch_size, device=device,
+                         progress=progress, desc="pseudo-labels", workers=workers)
         confidence, cls_index = p.max(1), p.argmax(1)
         n_keep = max(1, int(round(keep * len(drawn))))
         chosen = np.sort(np.argsort(-confidence, kind="stable")[:n_keep])
