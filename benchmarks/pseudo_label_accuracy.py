@@ -17,7 +17,7 @@ import torch
 
 from csdh.data.protocols import Split
 from csdh.engine.pipeline import prepare_data
-from csdh.engine.pseudo_labels import PseudoLabels
+from csdh.engine.pseudo_labels import PseudoLabels, most_confident
 from csdh.engine.run_dir import RunDir
 from csdh.engine.run_model import RunModel
 from csdh.engine.teacher import Teacher
@@ -25,11 +25,10 @@ from csdh.malloc_tuning import tune_malloc
 
 
 def kept_accuracy(confidence: np.ndarray, correct: np.ndarray, keep: float) -> dict:
-    """The images a kept fraction ``keep`` retains (largest confidence first, ties to the earlier image, as
+    """The images a kept fraction ``keep`` retains (:func:`csdh.engine.pseudo_labels.most_confident`, as
     :meth:`PseudoLabels.from_teacher` chooses them): their number, smallest confidence and accuracy."""
-    n = max(1, int(round(keep * len(confidence))))
-    chosen = np.argsort(-confidence, kind="stable")[:n]
-    return {"keep": keep, "kept": int(n), "min_confidence": float(confidence[chosen].min()),
+    chosen = most_confident(confidence, keep)
+    return {"keep": keep, "kept": len(chosen), "min_confidence": float(confidence[chosen].min()),
             "accuracy": float(correct[chosen].mean())}
 
 

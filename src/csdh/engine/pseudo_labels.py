@@ -21,6 +21,13 @@ def unlabelled_candidates(split: Split) -> np.ndarray:
     return np.setdiff1d(np.asarray(split.database, dtype=np.int64), taken)
 
 
+def most_confident(confidence: np.ndarray, keep: float) -> np.ndarray:
+    """Indices of the ``keep`` fraction of ``confidence`` that is largest (at least one; equal confidences
+    keep the earlier index), sorted."""
+    n_keep = max(1, int(round(keep * len(confidence))))
+    return np.sort(np.argsort(-confidence, kind="stable")[:n_keep])
+
+
 @dataclass(frozen=True)
 class PseudoLabels:
     """Unlabelled images with the class a teacher gives them.
@@ -52,8 +59,8 @@ class PseudoLabels:
         p = forward_pool(teacher.posteriors, pool, drawn, teacher.input_size, batch_size=batch_size, device=device,
                          progress=progress, desc="pseudo-labels", workers=workers)
         confidence, cls_index = p.max(1), p.argmax(1)
-        n_keep = max(1, int(round(keep * len(drawn))))
-        chosen = np.sort(np.argsort(-confidence, kind="stable")[:n_keep])
+        chosen = most_confident(confidence, keep)
+        n_keep = len(chosen)
         labels = np.zeros((n_keep, p.shape[1]), np.float32)
         labels[np.arange(n_keep), cls_index[chosen]] = 1.0
         LOG.info("pseudo-labels: %d of %d unlabelled database images drawn kept (teacher's confidence >= %.3f)",
