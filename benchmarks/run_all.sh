@@ -182,7 +182,8 @@ $PY benchmarks/shift_average.py "$OUT/ft160cls_pl_s4" --shift 8 --views "$OUT/vi
 $PY benchmarks/pseudo_label_accuracy.py "$OUT/ft160cls_s4" --count 5000 --keep 0.5,0.7,0.9,1 | tee "$OUT/pseudo_labels_s4.json"
 # the same self-training with the reference's 20 end-to-end epochs (1.7 times the images), seeds 4, 3 and 2, each
 # labelled by its own run of the reported setting (about 80 minutes of training and 45 of encoding the six views
-# per seed on the Intel machine); seed 4 also evaluated with flips only (15 minutes), the labels of seeds 3 and 2 checked
+# per seed on the Intel machine); seed 4 also evaluated with flips only (15 minutes), and the labels of seeds 3
+# and 2 checked
 for seed in 4 3 2; do
   $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --loss-arg lambda_cls=0.1 --pseudo-labels "$OUT/ft160cls_s$seed" --pseudo-count 5000 --pseudo-keep 0.7 --seed $seed --out "$OUT/ft160cls_pl20_s$seed" --overwrite
   $PY benchmarks/shift_average.py "$OUT/ft160cls_pl20_s$seed" --shift 8 --views "$OUT/views_ft160cls_pl20_s$seed.npz" | tee "$OUT/shift8_ft160cls_pl20_s$seed.json"
