@@ -247,3 +247,31 @@ def test_every_argument_says_what_it_does():
                for path, parser in _parsers(build_parser()) for action in parser._actions
                if not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)) and not action.help]
     assert missing == []
+
+
+def test_precision_bf16_on_the_command_line(trained_run, tmp_path, capsys):
+    from csdh.engine.evaluate import load_run_data
+    from csdh.engine.run_model import RunModel
+
+    assert main(["-q", "encode", str(trained_run), "--split", "query", "--out", str(tmp_path / "q32.npz")]) == 0
+    assert main(["-q", "encode", str(trained_run), "--split", "query", "--precision", "bf16",
+                 "--out", str(tmp_path / "q16.npz")]) == 0
+    full, low = np.load(tmp_path / "q32.npz")["codes"], np.load(tmp_path / "q16.npz")["codes"]
+    model = RunModel.load(trained_run, precision="bf16")
+    pool, split = load_run_data(model)
+    assert np.array_equal(low, model.pack_query(model.encode_pool(pool, split.query)))
+    agree = 1.0 - np.unpackbits(full ^ low).mean()
+    assert 0.9 < agree < 1.0, agree  # a few bits flip, most do not
+
+    assert main(["evaluate", str(trained_run), "--precision", "bf16"]) == 0
+    assert "backbone encoded in bf16" in capsys.readouterr().out
+    low_metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert main(["-q", "evaluate", str(trained_run)]) == 0
+    full_metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert (low_metrics["precision"], full_metrics["precision"]) == ("bf16", "fp32")
+    assert low_metrics["map"] == pytest.approx(full_metrics["map"], abs=0.03)
+
+    with pytest.raises(SystemExit) as exc:  # argparse's choices: usage, then one error line
+        main(["evaluate", str(trained_run), "--precision", "fp16"])
+    assert exc.value.code == 2 and "invalid choice: 'fp16'" in capsys.readouterr().err
+    assert json.loads((trained_run / "metrics.json").read_text())["precision"] == "fp32"  # nothing overwritten

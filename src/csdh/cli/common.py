@@ -39,6 +39,20 @@ def add_workers(p: argparse.ArgumentParser) -> None:
                         "several to stay busy; results do not depend on it")
 
 
+def add_precision(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="arithmetic of the backbone when it only encodes images: fp32 (default) or bf16, "
+                        "bfloat16 autocast, several times faster on CPUs with AMX (Intel Xeon since Sapphire "
+                        "Rapids), slower on CPUs without bfloat16 instructions; codes may differ in a few bits "
+                        "(docs/method.md, 'Encoding in bfloat16')")
+
+
+def check_precision(precision: str, device: str) -> str:
+    from csdh.engine.precision import check_precision as check
+
+    return check(precision, device)
+
+
 def add_db_dither(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db-dither", type=float, metavar="T",
                    help="database codes binarised with per-bit thresholds spread over (-T, T) instead of the "

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from csdh.cli.common import add_device, check_device, progress
+from csdh.cli.common import add_device, add_precision, check_device, check_precision, progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bits", type=int, default=48, help="code length K, a multiple of 8 (default 48)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     add_device(p)
+    add_precision(p)
     p.set_defaults(func=run)
 
 
@@ -35,12 +36,14 @@ def run(args: argparse.Namespace) -> int:
     from csdh.viz import load_images, retrieval_grid
 
     device = check_device(args.device)
+    precision = check_precision(args.precision, device)
     config = make_config(finetune=args.finetune, dataset="fashion-mnist", data_dir=args.data_dir, method="csdh",
                          bits=args.bits, epochs=args.epochs)
     t0 = time.perf_counter()
-    summary = train_run(config, args.out, overwrite=args.overwrite, device=device, progress=progress)
+    summary = train_run(config, args.out, overwrite=args.overwrite, device=device, progress=progress,
+                        precision=precision)
     t1 = time.perf_counter()
-    model = RunModel.load(args.out, device=device)
+    model = RunModel.load(args.out, device=device, precision=precision)
     pool, split = load_run_data(model)
     metrics, q, d = evaluate_model(model, pool, split, progress=progress)
     write_metrics_files(metrics, Path(args.out))
@@ -61,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     mode = "fine-tuned" if config.finetune else "frozen backbone"
     radius_key = next(k for k in metrics if k.startswith("precision_at_radius"))
     lines = [
-        f"CSDH, {config.bits} bits, {mode} ({config.backbone} at {config.input_size} px), fashion-mnist protocol",
+        f"CSDH, {config.bits} bits, {mode} ({config.backbone} at {config.input_size} px"
+        f"{', encoding in ' + precision if precision != 'fp32' else ''}), fashion-mnist protocol",
         f"  queries {metrics['n_queries']}, database {metrics['n_database']}, train {len(split.train)}",
         f"  mAP@ALL                         {metrics['map']:.4f}",
         f"  tie-aware mAP@ALL               {metrics['map_tie_aware']:.4f}",

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from csdh.cli.common import add_db_dither, add_device, add_test_views, add_workers, check_device, progress
+from csdh.cli.common import (add_db_dither, add_device, add_precision, add_test_views, add_workers, check_device,
+                             check_precision, progress)
 from csdh.atomic_io import atomic_output
 from csdh.errors import UserError
 
@@ -25,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_test_views(p)
     add_device(p)
     add_workers(p)
+    add_precision(p)
     p.set_defaults(func=run)
 
 
@@ -39,9 +41,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("the output file must end in .npz", out)
     if out.exists() and not args.overwrite:
         raise UserError("exists; pass --overwrite to replace it", out)
-    model = RunModel.load(args.run_dir, device=check_device(args.device), db_dither=args.db_dither,
+    device = check_device(args.device)
+    model = RunModel.load(args.run_dir, device=device, db_dither=args.db_dither,
                           workers=args.workers, db_shape=args.db_shape, flip_average=args.flip_average,
-                          shift_average=args.shift_average)
+                          shift_average=args.shift_average, precision=check_precision(args.precision, device))
     pool, split = load_run_data(model)
     positions = np.asarray(getattr(split, args.split), dtype=np.int64)
     database = args.split != "query"  # database and training images are stored items, not queries

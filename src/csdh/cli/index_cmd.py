@@ -6,7 +6,7 @@ import json
 import logging
 from pathlib import Path
 
-from csdh.cli.common import add_data, add_device, check_device, progress
+from csdh.cli.common import add_data, add_device, add_precision, check_device, check_precision, progress
 from csdh.errors import UserError
 
 
@@ -71,6 +71,15 @@ def _add_encoding(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=64, help="images per encoding step (default 64)")
     p.add_argument("--workers", type=int, default=2, help="threads decoding images (default 2)")
     add_device(p)
+    add_precision(p)
+
+
+def _load_model(args: argparse.Namespace):
+    """The run's model, encoding on ``--device`` in ``--precision`` (queries the service encodes stay float32)."""
+    from csdh.engine.run_model import RunModel
+
+    device = check_device(args.device)
+    return RunModel.load(args.run_dir, device=device, precision=check_precision(args.precision, device))
 
 
 def _source(args: argparse.Namespace, model):
@@ -99,7 +108,6 @@ def _print_report(report, verb: str) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from csdh.engine.run_model import RunModel
     from csdh.index.builder import build_index
 
     quiet_faiss(args)
@@ -114,7 +122,7 @@ def run_build(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not args.overwrite:
         raise UserError("index exists; pass --overwrite to replace it", out)
-    model = RunModel.load(args.run_dir, device=check_device(args.device))
+    model = _load_model(args)
     source = _source(args, model)
     report = build_index(model, source, out, kind=args.kind, params=params, overwrite=args.overwrite,
                          batch_size=args.batch_size, workers=args.workers, progress=progress)
@@ -123,13 +131,12 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from csdh.engine.run_model import RunModel
     from csdh.index.builder import add_to_index
     from csdh.index.manifest import Manifest
 
     quiet_faiss(args)
     Manifest.load(args.index_dir)  # a clear error before the model is loaded
-    model = RunModel.load(args.run_dir, device=check_device(args.device))
+    model = _load_model(args)
     report = add_to_index(args.index_dir, model, _source(args, model), batch_size=args.batch_size,
                           workers=args.workers, progress=progress)
     first = f" (ids {report.first_id}..{report.first_id + report.added - 1})" if report.added else ""

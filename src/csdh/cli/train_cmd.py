@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from csdh.cli.common import add_data, add_device, add_workers, check_device, parse_kv, progress
+from csdh.cli.common import (add_data, add_device, add_precision, add_workers, check_device, check_precision,
+                             parse_kv, progress)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -112,6 +113,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue a killed run from its last checkpoint")
     add_device(p)
     add_workers(p)
+    add_precision(p)
     p.set_defaults(func=run)
 
 
@@ -142,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
     device = check_device(args.device)
     config = config_from_args(args)
     summary = train_run(config, args.out, overwrite=args.overwrite, resume=args.resume, device=device,
-                        progress=progress, download=not args.no_download, workers=args.workers)
+                        progress=progress, download=not args.no_download, workers=args.workers,
+                        precision=check_precision(args.precision, device))
     print(json.dumps({"run_dir": str(args.out), **{k: v for k, v in summary.items() if k != "last"}}, indent=2))
     return 0

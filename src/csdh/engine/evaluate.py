@@ -47,7 +47,7 @@ def evaluate_model(model: RunModel, pool: ImagePool, split: Split, topk: Optiona
                     "dataset": model.config.dataset, "protocol": split.protocol, "finetune": model.config.finetune,
                     "model_sha256": model.checksum, "db_dither": model.db_dither,
                     "db_shape": model.db_shape, "flip_average": model.flip_average,
-                    "shift_average": model.shift_average})
+                    "shift_average": model.shift_average, "precision": model.precision})
     return metrics, q, d
 
 
@@ -55,15 +55,16 @@ def evaluate_run(run_dir: Union[str, Path], topk: Optional[int] = -1, device: st
                  progress: Optional[Callable[..., Iterable]] = None, feature_cache: Optional[FeatureCache] = None,
                  write: bool = True, db_dither: Optional[float] = None, workers: int = 0,
                  db_shape: Optional[bool] = None, flip_average: Optional[bool] = None,
-                 shift_average: Optional[int] = None) -> Dict[str, Any]:
+                 shift_average: Optional[int] = None, precision: str = "fp32") -> Dict[str, Any]:
     """Evaluate a run directory on its own protocol; with ``write``, save ``metrics.json``, CSVs and plots.
 
     ``db_dither`` and ``db_shape`` override the run's database binarisation (:attr:`TrainConfig.db_dither`,
     :attr:`TrainConfig.db_shape`), ``flip_average`` and ``shift_average`` its encoding
-    (:attr:`TrainConfig.flip_average`, :attr:`TrainConfig.shift_average`); None keeps them.
+    (:attr:`TrainConfig.flip_average`, :attr:`TrainConfig.shift_average`); None keeps them. ``precision``
+    is the encoding passes' arithmetic (:mod:`csdh.engine.precision`), recorded in the metrics.
     """
     model = RunModel.load(run_dir, device=device, db_dither=db_dither, workers=workers, db_shape=db_shape,
-                          flip_average=flip_average, shift_average=shift_average)
+                          flip_average=flip_average, shift_average=shift_average, precision=precision)
     pool, split = load_run_data(model)
     metrics, _, _ = evaluate_model(model, pool, split, topk=topk, progress=progress, feature_cache=feature_cache)
     if write:

@@ -20,6 +20,7 @@ from csdh.data.download import cache_root
 from csdh.data.pool import ImagePool
 from csdh.data.pool_dataset import PoolDataset, check_batch, collate_or_error
 from csdh.data.transforms import to_float
+from csdh.engine.precision import encoding_autocast
 
 LOG = logging.getLogger(__name__)
 
@@ -51,11 +52,12 @@ def pool_loader(pool: ImagePool, positions: np.ndarray, input_size: int, batch_s
 @torch.inference_mode()
 def forward_pool(fn: Callable[[torch.Tensor], torch.Tensor], pool: ImagePool, positions: np.ndarray, input_size: int,
                  batch_size: int = 32, device: str = "cpu", progress: Optional[Progress] = None,
-                 desc: str = "encode", workers: int = 0) -> np.ndarray:
+                 desc: str = "encode", workers: int = 0, precision: str = "fp32") -> np.ndarray:
     """Apply ``fn`` (images in [0, 1] -> vectors) to pool images in batches; float32 ``(n, D)``.
 
     Memory stays flat: one batch of images at a time plus the output array. ``workers`` > 0 loads and
-    resizes images in that many worker processes (same result, in the same order).
+    resizes images in that many worker processes (same result, in the same order). ``precision`` ``bf16``
+    runs ``fn`` under bfloat16 autocast (:mod:`csdh.engine.precision`).
     """
     loader = pool_loader(pool, positions, input_size, batch_size, workers, device)
     out: Optional[np.ndarray] = None
@@ -63,7 +65,9 @@ def forward_pool(fn: Callable[[torch.Tensor], torch.Tensor], pool: ImagePool, po
     bar = (progress or no_progress)(loader, desc=desc, total=len(loader), unit="batch")
     for batch in bar:
         images, _, _ = check_batch(batch)
-        y = fn(to_float(images.to(device, non_blocking=True))).float().cpu().numpy()
+        with encoding_autocast(precision, device):
+            y = fn(to_float(images.to(device, non_blocking=True)))
+        y = y.float().cpu().numpy()
         if out is None:
             out = np.empty((len(loader.dataset), y.shape[1]), dtype=np.float32)
         out[start:start + len(y)] = y
@@ -76,7 +80,8 @@ def forward_pool(fn: Callable[[torch.Tensor], torch.Tensor], pool: ImagePool, po
 class FeatureCache:
     """Pooled backbone features of a pool, computed on demand and kept on disk.
 
-    One cache entry per (backbone, input size, pool fingerprint): a float32 memory-mapped array
+    One cache entry per (backbone, input size, pool fingerprint, and the precision when it is not ``fp32``):
+    a float32 memory-mapped array
     ``(len(pool), d)`` plus a boolean mask of the rows already computed, so the features computed for
     training are reused when the queries and database are encoded, and only missing rows are computed.
     The mask is written (atomically) after the rows it marks, so an interrupted run never trusts a row
@@ -89,17 +94,21 @@ class FeatureCache:
     def __init__(self, cache_dir: Optional[Path] = None) -> None:
         self.cache_dir = data_cache_dir("features", cache_dir)
 
-    def key(self, backbone_name: str, input_size: int, pool: ImagePool) -> str:
-        h = hashlib.sha1(f"{backbone_name}|{input_size}|{pool.fingerprint()}|{len(pool)}".encode())
-        return f"{backbone_name}-{input_size}-{h.hexdigest()[:16]}"
+    def key(self, backbone_name: str, input_size: int, pool: ImagePool, precision: str = "fp32") -> str:
+        """The entry's file stem; float32 entries keep the keys they had before ``precision`` existed."""
+        tag = "" if precision == "fp32" else f"|{precision}"
+        h = hashlib.sha1(f"{backbone_name}|{input_size}|{pool.fingerprint()}|{len(pool)}{tag}".encode())
+        name = backbone_name if precision == "fp32" else f"{backbone_name}-{precision}"
+        return f"{name}-{input_size}-{h.hexdigest()[:16]}"
 
     def get(self, backbone: torch.nn.Module, backbone_name: str, input_size: int, pool: ImagePool,
             positions: np.ndarray, batch_size: int = 32, device: str = "cpu",
-            progress: Optional[Progress] = None, workers: int = 0) -> np.ndarray:
-        """Features float32 ``(len(positions), d)`` of pool ``positions``; missing rows are computed first."""
+            progress: Optional[Progress] = None, workers: int = 0, precision: str = "fp32") -> np.ndarray:
+        """Features float32 ``(len(positions), d)`` of pool ``positions``; missing rows are computed first
+        (in ``precision``, whose features are an entry of their own)."""
         positions = np.asarray(positions, dtype=np.int64)
         dim = int(getattr(backbone, "out_dim"))
-        key = self.key(backbone_name, input_size, pool)
+        key = self.key(backbone_name, input_size, pool, precision)
         data_path = self.cache_dir / f"{key}.f32"
         mask_path = self.cache_dir / f"{key}.done.npy"
         self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -119,11 +128,11 @@ class FeatureCache:
         feats = np.memmap(data_path, dtype=np.float32, mode="r+", shape=(n, dim))
         missing = np.unique(positions[~done[positions]])
         if len(missing):
-            LOG.info("computing %s features of %d images at %d px (%d cached)", backbone_name, len(missing),
-                     input_size, int(done.sum()))
+            LOG.info("computing %s features of %d images at %d px in %s (%d cached)", backbone_name,
+                     len(missing), input_size, precision, int(done.sum()))
             backbone.eval()
             feats[missing] = forward_pool(backbone, pool, missing, input_size, batch_size, device, progress,
-                                          desc="features", workers=workers)
+                                          desc="features", workers=workers, precision=precision)
             feats.flush()
             done[missing] = True
             with atomic_output(mask_path) as tmp:

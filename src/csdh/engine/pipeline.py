@@ -58,11 +58,12 @@ def check_label_mixing(config: TrainConfig, pool) -> None:
 def train_run(config: TrainConfig, out: Union[str, Path], overwrite: bool = False, resume: bool = False,
               device: str = "cpu", progress: Optional[Callable[..., Iterable]] = None, download: bool = True,
               feature_cache: Optional[FeatureCache] = None, pretrained: bool = True,
-              workers: int = 0) -> Dict[str, Any]:
+              workers: int = 0, precision: str = "fp32") -> Dict[str, Any]:
     """Train ``config`` into the run directory ``out`` (see :class:`csdh.engine.trainer.Trainer`).
 
     With ``resume`` the split is read back from the run directory, so a resumed run sees exactly the
-    same positions as the killed one.
+    same positions as the killed one. ``precision`` is the arithmetic of the passes that only encode images
+    (:class:`csdh.engine.trainer.Trainer`).
     """
     run = RunDir(out)
     if resume:
@@ -78,5 +79,5 @@ def train_run(config: TrainConfig, out: Union[str, Path], overwrite: bool = Fals
         starting = run.starting(overwrite)  # a run replaced with --overwrite comes back if this one fails to start
     with starting:
         trainer = Trainer(config, pool, split, run, device=device, progress=progress, feature_cache=feature_cache,
-                          pretrained=pretrained, workers=workers)
+                          pretrained=pretrained, workers=workers, precision=precision)
         return trainer.fit(resume=resume)

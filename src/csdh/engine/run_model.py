@@ -13,6 +13,7 @@ from csdh.data.pool import ImagePool
 from csdh.data.transforms import resize_square, to_float
 from csdh.engine.config import TrainConfig
 from csdh.engine.features import FeatureCache, forward_pool
+from csdh.engine.precision import encoding_autocast
 from csdh.engine.run_dir import RunDir
 from csdh.engine.views import View, ViewInput, encoding_views
 from csdh.errors import UserError
@@ -25,7 +26,8 @@ class RunModel:
 
     Use :meth:`load`. Attributes: ``config`` (TrainConfig), ``net`` (HashingNet in eval mode),
     ``checksum`` (sha256 of model.pt), ``class_names``, ``device``, ``workers`` (processes that load
-    images when encoding a pool; 0: this one), ``db_dither`` (the spread of the
+    images when encoding a pool; 0: this one), ``precision`` (``fp32``, or ``bf16``: the backbone encodes in
+    bfloat16, :mod:`csdh.engine.precision`), ``db_dither`` (the spread of the
     database codes' thresholds, :attr:`TrainConfig.db_dither` unless overridden), ``db_shape``
     (:attr:`TrainConfig.db_shape` unless overridden), ``flip_average`` (:attr:`TrainConfig.flip_average`
     unless overridden: every image encoded as the mean of its codes as it is and mirrored),
@@ -42,7 +44,7 @@ class RunModel:
     def __init__(self, run: RunDir, config: TrainConfig, net: torch.nn.Module, checksum: str,
                  class_names: List[str], device: torch.device, workers: int = 0,
                  code_moment: Optional[np.ndarray] = None, epoch: Optional[int] = None,
-                 code_classifier: Optional[Dict[str, torch.Tensor]] = None) -> None:
+                 code_classifier: Optional[Dict[str, torch.Tensor]] = None, precision: str = "fp32") -> None:
         self.run = run
         self.config = config
         self.net = net
@@ -50,6 +52,7 @@ class RunModel:
         self.class_names = class_names
         self.device = device
         self.workers = int(workers)
+        self.precision = precision
         self.code_moment = code_moment
         self.epoch = epoch
         self.code_classifier = code_classifier
@@ -57,10 +60,11 @@ class RunModel:
     @classmethod
     def load(cls, run_dir: Union[str, Path], device: str = "cpu", pretrained: bool = True,
              db_dither: Optional[float] = None, workers: int = 0, db_shape: Optional[bool] = None,
-             flip_average: Optional[bool] = None, shift_average: Optional[int] = None) -> "RunModel":
+             flip_average: Optional[bool] = None, shift_average: Optional[int] = None,
+             precision: str = "fp32") -> "RunModel":
         """Load ``run_dir/model.pt``; ``db_dither`` and ``db_shape`` override the run's database binarisation,
-        ``flip_average`` and ``shift_average`` its encoding (None keeps them). Shaping with a model file that
-        lacks the code moment is a user error."""
+        ``flip_average`` and ``shift_average`` its encoding (None keeps them); ``precision`` is the encoding
+        passes' arithmetic. Shaping with a model file that lacks the code moment is a user error."""
         from csdh.engine.trainer import build_net
 
         run = RunDir(run_dir)
@@ -93,7 +97,7 @@ class RunModel:
         net = net.to(dev).to(memory_format=torch.channels_last).eval()
         return cls(run, config, net, run.model_checksum() or "", list(state.get("class_names") or []), dev,
                    workers=workers, code_moment=moment, epoch=state.get("epoch"),
-                   code_classifier=state.get("classifier"))
+                   code_classifier=state.get("classifier"), precision=precision)
 
     @property
     def bits(self) -> int:
@@ -135,7 +139,9 @@ class RunModel:
         for start in range(0, len(images), batch_size):
             chunk = [resize_square(im, self.config.input_size) for im in images[start:start + batch_size]]
             x = torch.from_numpy(np.stack(chunk).transpose(0, 3, 1, 2).copy())
-            out.append(self._codes(to_float(x.to(self.device))).float().cpu().numpy())
+            with encoding_autocast(self.precision, self.device):
+                codes = self._codes(to_float(x.to(self.device)))
+            out.append(codes.float().cpu().numpy())
         if not out:
             return np.zeros((0, self.bits), dtype=np.float32)
         return np.concatenate(out)
@@ -159,10 +165,11 @@ class RunModel:
                 name = f"{self.config.backbone}+{suffix}" if suffix else self.config.backbone
                 codes = codes + self._head_codes(cache.get(
                     module, name, self.config.input_size, pool, positions, batch_size=batch_size,
-                    device=str(self.device), progress=progress, workers=self.workers))
+                    device=str(self.device), progress=progress, workers=self.workers, precision=self.precision))
             return codes / len(views)
         return forward_pool(self._codes, pool, positions, self.config.input_size, batch_size=batch_size,
-                            device=str(self.device), progress=progress, desc=desc, workers=self.workers)
+                            device=str(self.device), progress=progress, desc=desc, workers=self.workers,
+                            precision=self.precision)
 
     @torch.inference_mode()
     def _head_codes(self, feats: np.ndarray) -> np.ndarray:

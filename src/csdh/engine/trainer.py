@@ -97,11 +97,13 @@ class Trainer:
         feature_cache: where frozen features are cached (default ``~/.cache/csdh/features``).
         pretrained: load the backbone's pretrained weights (tests may use False).
         workers: processes that load and resize images (0: this one); the result does not depend on it.
+        precision: the arithmetic of the passes that only encode images — frozen features and validation
+            codes — ``fp32`` or ``bf16`` (:mod:`csdh.engine.precision`); gradient steps are float32.
     """
 
     def __init__(self, config: TrainConfig, pool: ImagePool, split: Split, run_dir: RunDir, device: str = "cpu",
                  progress: Optional[Callable[..., Iterable]] = None, feature_cache: Optional[FeatureCache] = None,
-                 pretrained: bool = True, workers: int = 0) -> None:
+                 pretrained: bool = True, workers: int = 0, precision: str = "fp32") -> None:
         self.config = config
         self.pool = pool
         self.split = split
@@ -111,6 +113,7 @@ class Trainer:
         self.cache = feature_cache or FeatureCache()
         self.pretrained = pretrained
         self.workers = int(workers)
+        self.precision = precision
         self.train_pos = np.array(split.train, dtype=np.int64)  # a writable copy
         self.labels = torch.from_numpy(pool.labels.astype(np.float32))
 
@@ -181,9 +184,10 @@ class Trainer:
         everything = np.concatenate([np.asarray(v, dtype=np.int64) for v in parts.values()])
         args = (self.net.backbone, self.config.backbone, self.config.input_size, self.pool)
         self.cache.get(*args, everything, device=str(self.device), progress=self.progress,  # one pass for all
-                       workers=self.workers)
+                       workers=self.workers, precision=self.precision)
         for name, pos in parts.items():
-            feats = self.cache.get(*args, np.asarray(pos, dtype=np.int64), device=str(self.device))
+            feats = self.cache.get(*args, np.asarray(pos, dtype=np.int64), device=str(self.device),
+                                   precision=self.precision)
             self.features[name] = torch.from_numpy(feats).to(self.device)
 
     @property
@@ -370,7 +374,7 @@ class Trainer:
             positions = getattr(self.split, name)
             return forward_pool(net, self.pool, positions, self.config.input_size, batch_size=32,
                                 device=str(self.device), progress=self.progress, desc=f"encode {name}",
-                                workers=self.workers)
+                                workers=self.workers, precision=self.precision)
 
     def validate(self) -> float:
         """mAP@ALL of the validation queries against the validation database."""

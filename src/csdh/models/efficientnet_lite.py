@@ -71,7 +71,7 @@ class EfficientNetLite(Backbone):
                 + [torch.nn.ModuleList([n._conv_head, n._bn1])])
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.extract_features(x).mean(dim=(2, 3))
+        return self.net.extract_features(x).float().mean(dim=(2, 3))  # pooled in float32 under autocast too
 
 
 @BACKBONES.register("efficientnet-lite0")

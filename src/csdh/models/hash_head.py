@@ -16,6 +16,9 @@ class HashHead(nn.Module):
         hidden: width of the hidden layer (1024).
         dropout: dropout probability after the hidden layer (0.5).
         beta: scale inside tanh; a loss may change it during training (HashNet's continuation).
+
+    The head computes in float32 even inside a lower-precision autocast region (``--precision bf16`` encodes
+    with the backbone in bfloat16): the codes' signs and grading stay float32 arithmetic.
     """
 
     def __init__(self, in_dim: int, n_bits: int, hidden: int = 1024, dropout: float = 0.5, beta: float = 1.0) -> None:
@@ -30,4 +33,8 @@ class HashHead(nn.Module):
         return self.hash(self.dropout(torch.relu(self.hidden(features))))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        kind = features.device.type
+        if torch.amp.is_autocast_available(kind) and torch.is_autocast_enabled(kind):
+            with torch.autocast(device_type=kind, enabled=False):
+                return torch.tanh(self.beta * self.logits(features.float()))
         return torch.tanh(self.beta * self.logits(features))
