@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Tuple
 
 from csdh.errors import UserError
 
@@ -47,10 +47,12 @@ def add_precision(p: argparse.ArgumentParser) -> None:
                         "some bits (docs/method.md, 'Encoding in bfloat16')")
 
 
-def check_precision(precision: str, device: str) -> str:
-    from csdh.engine.precision import check_precision as check
+def check_device_precision(args: argparse.Namespace) -> Tuple[str, str]:
+    """``(device, precision)`` of a command with :func:`add_device` and :func:`add_precision`, both checked."""
+    from csdh.engine.precision import check_precision
 
-    return check(precision, device)
+    device = check_device(args.device)
+    return device, check_precision(args.precision, device)
 
 
 def add_db_dither(p: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from csdh.cli.common import add_device, add_precision, check_device, check_precision, progress
+from csdh.cli.common import add_device, add_precision, check_device_precision, progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,8 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from csdh.metrics.distances import hamming_distances
     from csdh.viz import load_images, retrieval_grid
 
-    device = check_device(args.device)
-    precision = check_precision(args.precision, device)
+    device, precision = check_device_precision(args)
     config = make_config(finetune=args.finetune, dataset="fashion-mnist", data_dir=args.data_dir, method="csdh",
                          bits=args.bits, epochs=args.epochs)
     t0 = time.perf_counter()

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from csdh.cli.common import (add_db_dither, add_device, add_precision, add_test_views, add_workers, check_device,
-                             check_precision, progress)
+from csdh.cli.common import (add_db_dither, add_device, add_precision, add_test_views, add_workers,
+                             check_device_precision, progress)
 from csdh.atomic_io import atomic_output
 from csdh.errors import UserError
 
@@ -41,10 +41,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("the output file must end in .npz", out)
     if out.exists() and not args.overwrite:
         raise UserError("exists; pass --overwrite to replace it", out)
-    device = check_device(args.device)
+    device, precision = check_device_precision(args)
     model = RunModel.load(args.run_dir, device=device, db_dither=args.db_dither,
                           workers=args.workers, db_shape=args.db_shape, flip_average=args.flip_average,
-                          shift_average=args.shift_average, precision=check_precision(args.precision, device))
+                          shift_average=args.shift_average, precision=precision)
     pool, split = load_run_data(model)
     positions = np.asarray(getattr(split, args.split), dtype=np.int64)
     database = args.split != "query"  # database and training images are stored items, not queries

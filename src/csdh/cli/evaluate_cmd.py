@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from csdh.cli.common import (add_db_dither, add_device, add_precision, add_test_views, add_workers, check_device,
-                             check_precision, progress)
+from csdh.cli.common import (add_db_dither, add_device, add_precision, add_test_views, add_workers,
+                             check_device_precision, progress)
 from csdh.errors import UserError
 
 
@@ -41,11 +41,11 @@ def parse_topk(text):
 def run(args: argparse.Namespace) -> int:
     from csdh.engine.evaluate import evaluate_run
 
-    device = check_device(args.device)
+    device, precision = check_device_precision(args)
     m = evaluate_run(args.run_dir, topk=parse_topk(args.topk), device=device, progress=progress,
                      db_dither=args.db_dither, workers=args.workers, db_shape=args.db_shape,
                      flip_average=args.flip_average, shift_average=args.shift_average,
-                     precision=check_precision(args.precision, device))
+                     precision=precision)
     r = [k for k in m if k.startswith("precision_at_radius")]
     print(f"mAP@{m['map_topk']}: {m['map']:.4f}   tie-aware mAP: {m['map_tie_aware']:.4f}   "
           + "   ".join(f"{k}: {m[k]:.4f}" for k in r))
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         views = (["mirrored"] if m.get("flip_average") else []) + (
             [f"moved {m['shift_average']} px right, left, down and up"] if m.get("shift_average") else [])
         print(f"codes averaged with the images' codes {' and '.join(views)}")
-    if m.get("precision", "fp32") != "fp32":
+    if m["precision"] != "fp32":
         print(f"backbone encoded in {m['precision']}")
     print(f"wrote {args.run_dir}/metrics.json")
     return 0

@@ -6,7 +6,7 @@ import json
 import logging
 from pathlib import Path
 
-from csdh.cli.common import add_data, add_device, add_precision, check_device, check_precision, progress
+from csdh.cli.common import add_data, add_device, add_precision, check_device_precision, progress
 from csdh.errors import UserError
 
 
@@ -78,8 +78,8 @@ def _load_model(args: argparse.Namespace):
     """The run's model, encoding on ``--device`` in ``--precision`` (queries the service encodes stay float32)."""
     from csdh.engine.run_model import RunModel
 
-    device = check_device(args.device)
-    return RunModel.load(args.run_dir, device=device, precision=check_precision(args.precision, device))
+    device, precision = check_device_precision(args)
+    return RunModel.load(args.run_dir, device=device, precision=precision)
 
 
 def _source(args: argparse.Namespace, model):

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from csdh.cli.common import (add_data, add_device, add_precision, add_workers, check_device, check_precision,
-                             parse_kv, progress)
+from csdh.cli.common import (add_data, add_device, add_precision, add_workers, check_device_precision, parse_kv,
+                             progress)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -141,10 +141,10 @@ def config_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from csdh.engine.pipeline import train_run
 
-    device = check_device(args.device)
+    device, precision = check_device_precision(args)
     config = config_from_args(args)
     summary = train_run(config, args.out, overwrite=args.overwrite, resume=args.resume, device=device,
                         progress=progress, download=not args.no_download, workers=args.workers,
-                        precision=check_precision(args.precision, device))
+                        precision=precision)
     print(json.dumps({"run_dir": str(args.out), **{k: v for k, v in summary.items() if k != "last"}}, indent=2))
     return 0

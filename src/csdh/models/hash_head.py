@@ -1,6 +1,8 @@
 """The hash head: pooled features -> K continuous codes in [-1, 1]."""
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -34,7 +36,6 @@ class HashHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         kind = features.device.type
-        if torch.amp.is_autocast_available(kind) and torch.is_autocast_enabled(kind):
-            with torch.autocast(device_type=kind, enabled=False):
-                return torch.tanh(self.beta * self.logits(features.float()))
-        return torch.tanh(self.beta * self.logits(features))
+        inside = torch.amp.is_autocast_available(kind) and torch.is_autocast_enabled(kind)
+        with torch.autocast(device_type=kind, enabled=False) if inside else contextlib.nullcontext():
+            return torch.tanh(self.beta * self.logits(features.float()))  # .float(): a no-op on float32
