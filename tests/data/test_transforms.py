@@ -3,8 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from csdh.data.transforms import (augment_batch, cutmix, mixup, random_erase, resize_square, rotate_scale, to_float,
-                                  translate)
+from csdh.data.pool import ArrayPool, one_hot
+from csdh.data.pool_dataset import PoolDataset
+from csdh.data.transforms import (augment_batch, cutmix, mixup, random_erase, resize_square, rotate_scale,
+                                  square_chw, to_float, translate)
 from naive_translate import translate_naive
 
 
@@ -14,6 +16,30 @@ def test_resize_square_keeps_the_centre_of_a_wide_image():
     out = resize_square(img, 32)
     assert out.shape == (32, 32, 3) and out.dtype == np.uint8
     assert out[:, 2:30].min() > 200
+
+
+@pytest.mark.parametrize("shape, size", [((28, 28), 160), ((28, 28), 96), ((30, 50), 37), ((64, 48), 32)])
+def test_a_grey_image_resizes_like_its_three_channel_copy(shape, size):
+    grey = np.random.default_rng(3).integers(0, 256, shape, dtype=np.uint8)
+    rgb = np.repeat(grey[:, :, None], 3, axis=2)
+    expected = resize_square(rgb, size)
+    assert expected.shape == (size, size, 3)
+    np.testing.assert_array_equal(resize_square(grey, size), expected)
+    for img in (grey, rgb):
+        chw = square_chw(img, size)
+        assert chw.flags["C_CONTIGUOUS"] and chw.dtype == np.uint8
+        np.testing.assert_array_equal(chw, expected.transpose(2, 0, 1))
+
+
+def test_pool_items_of_a_grey_pool_equal_the_resized_rgb_images():
+    rng = np.random.default_rng(4)
+    pool = ArrayPool("grey", rng.integers(0, 256, (5, 28, 28), dtype=np.uint8), one_hot(np.arange(5) % 2, 2), ["a", "b"])
+    assert pool.load_stored(2).shape == (28, 28) and pool.load(2).shape == (28, 28, 3)
+    ds = PoolDataset(pool, np.arange(5), 64)
+    for k in range(5):
+        image, labels, pos = ds[k]
+        assert image.shape == (3, 64, 64) and pos == k
+        np.testing.assert_array_equal(image.numpy(), resize_square(pool.load(k), 64).transpose(2, 0, 1))
 
 
 def test_to_float_scales_and_uses_channels_last():

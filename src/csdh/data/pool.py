@@ -43,6 +43,12 @@ class ImagePool(ABC):
             DataError: the image cannot be read (naming the file).
         """
 
+    def load_stored(self, i: int) -> np.ndarray:
+        """Image ``i`` as uint8 ``(H, W, 3)`` RGB or, where the pool stores grey images, ``(H, W)``: what
+        :func:`csdh.data.transforms.resize_square` takes, cheaper to resize than the 3-channel copy
+        :meth:`load` makes (the same pixels once resized)."""
+        return self.load(i)
+
     def describe(self, i: int) -> str:
         """A human-readable locator of image ``i``: its path, or ``name#i`` for in-memory arrays."""
         p = self.path(i)
@@ -77,6 +83,9 @@ class ArrayPool(ImagePool):
         if img.ndim == 2:
             img = np.repeat(img[:, :, None], 3, axis=2)
         return img
+
+    def load_stored(self, i: int) -> np.ndarray:
+        return self.images[i]
 
     def fingerprint(self) -> str:
         return self._fingerprint or super().fingerprint()

@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 from csdh.data.pool import ImagePool
-from csdh.data.transforms import resize_square
+from csdh.data.transforms import square_chw
 from csdh.errors import UserError
 
 
@@ -37,12 +37,12 @@ class PoolDataset(Dataset):
     def __getitem__(self, k: int) -> Union[Tuple[torch.Tensor, torch.Tensor, int], UserError]:
         pos = int(self.positions[k])
         try:
-            img = resize_square(self.pool.load(pos), self.size)
+            img = square_chw(self.pool.load_stored(pos), self.size)
         except UserError as exc:
             if not self.errors_as_items:
                 raise
             return exc
-        return (torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))),
+        return (torch.from_numpy(img),
                 torch.from_numpy(self.pool.labels[pos].astype(np.float32)), pos)
 
 
