@@ -1,7 +1,7 @@
 """Encoding and fine-tuning throughput against the bare backbone (issue 2 targets).
 
     python benchmarks/bench_throughput.py [--input-size 64] [--batch-size 32] [--n 2048] [--rounds 5]
-                                          [--train-n 256] [--no-malloc-tuning] [--device cuda]
+                                          [--train-n 512] [--no-malloc-tuning] [--device cuda]
                                           [--workers 0,8] [--precision fp32,bf16]
 
 Measures, at the same batch size and input size, on real Fashion-MNIST images:
@@ -15,8 +15,8 @@ Measures, at the same batch size and input size, on real Fashion-MNIST images:
 The two sides of each ratio are measured in **interleaved rounds**: ``--rounds`` times, the bare side
 and the csdh side each process the same number of images (``--n`` / rounds to encode, ``--train-n`` to
 train on), in alternating order. A round's ratio compares measurements taken seconds apart, so a machine
-whose speed drifts (a shared host, a changing clock) moves both sides of it together; the table gives the
-median rates and the median ratio with the range over the rounds. (Measuring each side once, one after the
+whose speed drifts (a shared host, a changing clock) moves both sides of it together; the table gives each
+side's rate over all rounds and the median round ratio with its range, then every round's two rates. (Measuring each side once, one after the
 other, gave ratios between 0.76 and 1.09 in three runs of the same command on the shared 2-core Intel
 machine of BENCHMARKS.md.)
 
@@ -78,10 +78,14 @@ def interleaved(bare: Callable[[int], None], csdh: Callable[[int], None], n_item
     return b_rates, c_rates
 
 
-def summary(b_rates: List[float], c_rates: List[float]) -> Tuple[float, float, str]:
+def summary(b_rates: List[float], c_rates: List[float]) -> Tuple[float, float, str, str]:
+    """Each side's rate over all rounds (images / seconds, the rounds being equal in images), the median
+    round ratio with its range, and the rounds' rates as text."""
     ratios = [c / b for b, c in zip(b_rates, c_rates)]
     spread = f"{min(ratios):.2f}–{max(ratios):.2f}"
-    return float(np.median(b_rates)), float(np.median(c_rates)), f"{np.median(ratios):.2f} ({spread})"
+    overall = [len(rates) / sum(1.0 / r for r in rates) for rates in (b_rates, c_rates)]
+    rounds = " ".join(f"{b:.0f}/{c:.0f}" for b, c in zip(b_rates, c_rates))
+    return overall[0], overall[1], f"{np.median(ratios):.2f} ({spread})", rounds
 
 
 def main() -> None:
@@ -89,7 +93,7 @@ def main() -> None:
     p.add_argument("--input-size", type=int, default=96)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--n", type=int, default=2048, help="images encoded over all rounds (whole batches each round)")
-    p.add_argument("--train-n", type=int, default=256, help="training images per round (one epoch each)")
+    p.add_argument("--train-n", type=int, default=512, help="training images per round (one epoch each)")
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds of bare and csdh measurements")
     p.add_argument("--threads", type=int, default=2, help="torch threads (1 on a machine busy with other jobs)")
     p.add_argument("--no-malloc-tuning", action="store_true", help="keep glibc's default allocator settings")
@@ -126,9 +130,9 @@ def main() -> None:
                 forward_pool(net, pool, chunks[max(r, 0)], s, batch_size=b, device=str(dev), workers=w,
                              precision=prec)
 
-            bm, cm, ratio = summary(*interleaved(bare_fwd, encode, per_round, rounds, dev))
             rows.append((f"csdh encoding (load + resize + backbone + head), {w} workers, {prec}",
-                         f"bare backbone forward, {prec}", bm, cm, ratio))
+                         f"bare backbone forward, {prec}",
+                         *summary(*interleaved(bare_fwd, encode, per_round, rounds, dev))))
 
     bb = build_net(cfg).to(dev).to(memory_format=torch.channels_last).train()
     if cfg.freeze_bn:  # the trainer's mode: batch-norm layers keep their pretrained statistics
@@ -149,20 +153,23 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             trainer = Trainer(cfg, pool, small, RunDir(tmp), device=str(dev), workers=w)
             trainer._setup()
-            bm, cm, ratio = summary(*interleaved(bare_step, lambda r: trainer._train_epoch(r + 1),
-                                                 steps * b, rounds, dev))
-        rows.append((f"csdh fine-tuning epoch (load + augment + CSDH loss + AdamW), {w} workers",
-                     "bare backbone forward+backward", bm, cm, ratio))
+            rows.append((f"csdh fine-tuning epoch (load + augment + CSDH loss + AdamW), {w} workers",
+                         "bare backbone forward+backward",
+                         *summary(*interleaved(bare_step, lambda r: trainer._train_epoch(r + 1), steps * b,
+                                               rounds, dev))))
 
     where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else platform.processor() or platform.machine()
     print(f"device: {where}, {torch.get_num_threads()} threads, torch {torch.__version__}; input {s} px, "
           f"batch {b}; malloc tuning {'on' if tuned else 'off'}; {rounds} interleaved rounds of {per_round} "
           f"images to encode and {steps * b} to train on")
-    print("| measure (median over the rounds) | images/s | ratio to bare (median, range over the rounds) |")
+    print("| measure | images/s, all rounds | ratio to bare: median round (range) |")
     print("|---|---|---|")
-    for label, bare_label, bm, cm, ratio in rows:  # each csdh row after the bare side measured beside it
+    for label, bare_label, bm, cm, ratio, _ in rows:  # each csdh row after the bare side measured beside it
         print(f"| {bare_label} | {bm:.0f} | |")
         print(f"| {label} | {cm:.0f} | {ratio} |")
+    print("\nimages/s of each round, bare/csdh, in order:")
+    for label, _, _, _, _, per_round_rates in rows:
+        print(f"  {label}: {per_round_rates}")
 
 
 if __name__ == "__main__":
