@@ -6,6 +6,8 @@
 
 Measures, at the same batch size and input size, on real Fashion-MNIST images:
   * bare forward: the backbone alone on a pre-made tensor batch (no data loading), images/s;
+  * image loading alone: the pool's images loaded, resized and scaled to a float batch (what the csdh
+    encoding adds to the bare forward on the CPU), images/s;
   * csdh encoding: ``forward_pool`` of a fine-tuned-mode model, as ``RunModel.encode_pool`` calls it (data
     loading, resizing, backbone, hash head), images/s;
   * bare forward+backward: backbone forward and backward of a mean of its features on a pre-made batch
@@ -42,7 +44,9 @@ import torch
 
 from csdh.data import load_fashion_mnist
 from csdh.data.protocols import make_split
-from csdh.engine.features import forward_pool
+from csdh.data.pool_dataset import check_batch
+from csdh.data.transforms import to_float
+from csdh.engine.features import forward_pool, pool_loader
 from csdh.engine.pipeline import make_config
 from csdh.engine.precision import check_precision, encoding_autocast
 from csdh.engine.run_dir import RunDir
@@ -118,7 +122,15 @@ def main() -> None:
     chunks = [np.asarray(split.database[i * per_round:(i + 1) * per_round]) for i in range(rounds)]
     n_batches = per_round // b
 
-    rows = []  # (label, bare label, bare median, csdh median, ratio text)
+    def load_only(r: int) -> None:  # what the csdh side adds on the CPU: the pool's images as a float batch
+        for batch in pool_loader(pool, chunks[max(r, 0)], s, b):
+            to_float(check_batch(batch)[0].to(dev))
+
+    load_only(-1)
+    load_seconds = sum(per_round / timed(lambda: load_only(r), per_round, dev) for r in range(rounds))
+    load_rate = rounds * per_round / load_seconds
+
+    rows = []  # (label, bare label, bare rate, csdh rate, ratio text, the rounds' rates)
     for prec in precisions:
         def bare_fwd(_r: int, prec: str = prec) -> None:
             with torch.inference_mode(), encoding_autocast(prec, dev):
@@ -164,6 +176,7 @@ def main() -> None:
           f"images to encode and {steps * b} to train on")
     print("| measure | images/s, all rounds | ratio to bare: median round (range) |")
     print("|---|---|---|")
+    print(f"| image loading alone (load + resize + to float, in this process) | {load_rate:.0f} | |")
     for label, bare_label, bm, cm, ratio, _ in rows:  # each csdh row after the bare side measured beside it
         print(f"| {bare_label} | {bm:.0f} | |")
         print(f"| {label} | {cm:.0f} | {ratio} |")
