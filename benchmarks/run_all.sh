@@ -194,6 +194,12 @@ $PY benchmarks/flip_average.py "$OUT/ft160cls_pl20_s4" --spreads 0,0.95 --shape 
 # shift_average.py ones above), and the demo in bfloat16 with an empty feature cache (about 50 minutes on the Intel
 # machine; the float32 demo is `make demo`)
 $PY benchmarks/bench_throughput.py --input-size 160 --precision fp32,bf16 | tee "$OUT/throughput_bf16.md"
+# the throughput ratios in interleaved rounds on the Intel machine (BENCHMARKS.md, "Interleaved rounds ...")
+: > "$OUT/throughput_rounds.md"
+$PY benchmarks/bench_throughput.py --input-size 96 --n 2048 --rounds 9 | tee -a "$OUT/throughput_rounds.md"
+$PY benchmarks/bench_throughput.py --input-size 160 --n 2048 --rounds 9 --precision fp32,bf16 \
+  | tee -a "$OUT/throughput_rounds.md"
+$PY benchmarks/bench_throughput.py --input-size 224 --n 1152 --rounds 9 | tee -a "$OUT/throughput_rounds.md"
 for shift in 8 0; do
   $CSDH evaluate "$OUT/ft160cls_s4" --db-dither 0.95 --db-shape --flip-average --shift-average $shift --precision bf16
   cp "$OUT/ft160cls_s4/metrics.json" "$OUT/metrics_ft160cls_s4_shift${shift}_bf16.json"
