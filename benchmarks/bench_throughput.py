@@ -17,10 +17,10 @@ Measures, at the same batch size and input size, on real Fashion-MNIST images:
 The two sides of each ratio are measured in **interleaved rounds**: ``--rounds`` times, the bare side
 and the csdh side each process the same number of images (``--n`` / rounds to encode, ``--train-n`` to
 train on), in alternating order. A round's ratio compares measurements taken seconds apart, so a machine
-whose speed drifts (a shared host, a changing clock) moves both sides of it together; the table gives each
-side's rate over all rounds and the median round ratio with its range, then every round's two rates. (Measuring each side once, one after the
-other, gave ratios between 0.76 and 1.09 in three runs of the same command on the shared 2-core Intel
-machine of BENCHMARKS.md.)
+whose speed drifts (a shared host, a changing clock) moves both sides of it together; the table gives
+each side's rate over all rounds and the median round ratio with its range, then every round's two rates.
+(Measuring each side once, one after the other, gave ratios between 0.76 and 1.09 in three runs of the
+same command on the shared 2-core Intel machine of BENCHMARKS.md.)
 
 The csdh rows are repeated for each ``--workers`` count (processes loading and resizing images, the ``csdh
 --workers`` option), and the encoding rows for each ``--precision`` (``bf16``: the backbone under bfloat16

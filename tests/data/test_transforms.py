@@ -33,7 +33,8 @@ def test_a_grey_image_resizes_like_its_three_channel_copy(shape, size):
 
 def test_pool_items_of_a_grey_pool_equal_the_resized_rgb_images():
     rng = np.random.default_rng(4)
-    pool = ArrayPool("grey", rng.integers(0, 256, (5, 28, 28), dtype=np.uint8), one_hot(np.arange(5) % 2, 2), ["a", "b"])
+    images = rng.integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    pool = ArrayPool("grey", images, one_hot(np.arange(5) % 2, 2), ["a", "b"])
     assert pool.load_stored(2).shape == (28, 28) and pool.load(2).shape == (28, 28, 3)
     ds = PoolDataset(pool, np.arange(5), 64)
     for k in range(5):

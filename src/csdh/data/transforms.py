@@ -1,12 +1,12 @@
 """Image preprocessing: per-item resize to a fixed size (uint8), per-batch augmentation and scaling.
 
 Per item (in the data set): ``resize_square`` turns any RGB or grey uint8 image into ``(S, S, 3)`` uint8
-by resizing the shorter side to S and centre-cropping (``square_chw``: the same, channels first). Per batch (in the trainer): ``augment_batch``
-(random flip, random translation by padding and cropping, optional random rotation and scaling, optional
-random erasing), ``rotate_scale`` (given rotations and scalings), ``translate`` (one
-fixed translation, a test-time view), ``to_float``
-(scale to [0, 1]), ``mixup`` (convex combinations of items and of their labels; also used on pooled
-features) and ``cutmix`` (a rectangle of each image pasted from another, labels mixed by area).
+by resizing the shorter side to S and centre-cropping (``square_chw``: the same, channels first). Per
+batch (in the trainer): ``augment_batch`` (random flip, random translation by padding and cropping,
+optional random rotation and scaling, optional random erasing), ``rotate_scale`` (given rotations and
+scalings), ``translate`` (one fixed translation, a test-time view), ``to_float`` (scale to [0, 1]),
+``mixup`` (convex combinations of items and of their labels; also used on pooled features) and ``cutmix``
+(a rectangle of each image pasted from another, labels mixed by area).
 The backbone normalises with its own mean and std.
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _square(img: np.ndarray, size: int) -> np.ndarray:
 def resize_square(img: np.ndarray, size: int) -> np.ndarray:
     """uint8 ``(H, W, 3)`` RGB or ``(H, W)`` grey -> uint8 ``(size, size, 3)``: shorter side to ``size``
     (bilinear), centre crop; a grey image is resized once and then replicated to 3 channels (PIL resizes
-    each channel alike, so the result equals resizing its 3-channel copy, in about half the time)."""
+    each channel alike, so the result equals resizing its 3-channel copy, with a third of the channels)."""
     out = _square(img, size)
     return np.repeat(out[:, :, None], 3, axis=2) if out.ndim == 2 else out
 
