@@ -200,6 +200,9 @@ $PY benchmarks/bench_throughput.py --input-size 96 --n 2048 --rounds 9 | tee -a 
 $PY benchmarks/bench_throughput.py --input-size 160 --n 2048 --rounds 9 --precision fp32,bf16 \
   | tee -a "$OUT/throughput_rounds.md"
 $PY benchmarks/bench_throughput.py --input-size 224 --n 1152 --rounds 9 | tee -a "$OUT/throughput_rounds.md"
+# torch.compile against eager mode (a probe)
+$PY benchmarks/bench_compile.py --input-size 96 --precision fp32 | tee "$OUT/compile.md"
+$PY benchmarks/bench_compile.py --input-size 160 | tee -a "$OUT/compile.md"
 for shift in 8 0; do
   $CSDH evaluate "$OUT/ft160cls_s4" --db-dither 0.95 --db-shape --flip-average --shift-average $shift --precision bf16
   cp "$OUT/ft160cls_s4/metrics.json" "$OUT/metrics_ft160cls_s4_shift${shift}_bf16.json"
