@@ -4,29 +4,22 @@
 
 EfficientNet-Lite0 in inference mode on a pre-made channels-last batch, per precision (``bf16``: under the
 bfloat16 autocast of ``csdh --precision bf16``): the time ``torch.compile`` (inductor) takes to compile and
-run the first batch, then eager and compiled images/s in interleaved rounds (the order alternating, as in
-``bench_throughput.py``), the median round ratio with its range, and the largest difference between the two
+run the first batch, then eager and compiled images/s in interleaved rounds (``bench_throughput.py``'s,
+the order alternating), the median round ratio with its range, and the largest difference between the two
 outputs on the batch. Inductor keeps a compilation cache under /tmp, so a second run compiles faster.
 """
 from __future__ import annotations
 
 import argparse
 import time
-from typing import Callable, List
+from typing import Callable
 
-import numpy as np
 import torch
+from bench_throughput import interleaved, summary
 
 from csdh.engine.precision import check_precision, encoding_autocast
 from csdh.malloc_tuning import tune_malloc
 from csdh.models import BACKBONES
-
-
-def rate(fn: Callable[[], torch.Tensor], n_batches: int, batch_size: int) -> float:
-    t0 = time.perf_counter()
-    for _ in range(n_batches):
-        fn()
-    return n_batches * batch_size / (time.perf_counter() - t0)
 
 
 def main() -> None:
@@ -51,6 +44,11 @@ def main() -> None:
     print("| precision | compile + first batch, s | eager images/s | compiled images/s | "
           "compiled / eager: median round (range) | largest output difference |")
     print("|---|---:|---:|---:|---:|---:|")
+
+    def run(model: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        for _ in range(args.batches):
+            model(x)
+
     with torch.inference_mode():
         for prec in precisions:
             with encoding_autocast(prec, cpu):
@@ -58,18 +56,11 @@ def main() -> None:
                 compiled = torch.compile(net)
                 compiled(x)
                 compile_s = time.perf_counter() - t0
-                net(x)
-                eager: List[float] = []
-                comp: List[float] = []
-                for r in range(args.rounds):
-                    sides = [(lambda: net(x), eager), (lambda: compiled(x), comp)]
-                    for fn, rates in (sides if r % 2 == 0 else sides[::-1]):
-                        rates.append(rate(fn, args.batches, b))
+                eager, comp = interleaved(lambda _r: run(net), lambda _r: run(compiled), args.batches * b,
+                                          args.rounds, cpu)
                 diff = (compiled(x).float() - net(x).float()).abs().max().item()
-            ratios = [c / e for e, c in zip(eager, comp)]
-            mean_rate = [len(v) / sum(1.0 / r for r in v) for v in (eager, comp)]
-            print(f"| {prec} | {compile_s:.1f} | {mean_rate[0]:.0f} | {mean_rate[1]:.0f} | "
-                  f"{np.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f}) | {diff:.1e} |")
+            eager_rate, comp_rate, ratio, _ = summary(eager, comp)
+            print(f"| {prec} | {compile_s:.1f} | {eager_rate:.0f} | {comp_rate:.0f} | {ratio} | {diff:.1e} |")
             torch._dynamo.reset()
 
 

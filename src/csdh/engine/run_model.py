@@ -10,7 +10,7 @@ import torch
 
 from csdh.codes import pack, pack_dithered, pack_shaped
 from csdh.data.pool import ImagePool
-from csdh.data.transforms import resize_square, to_float
+from csdh.data.transforms import square_chw, to_float
 from csdh.engine.config import TrainConfig
 from csdh.engine.features import FeatureCache, forward_pool
 from csdh.engine.precision import encoding_autocast
@@ -134,11 +134,12 @@ class RunModel:
 
     @torch.inference_mode()
     def encode_images(self, images: Sequence[np.ndarray], batch_size: int = 32) -> np.ndarray:
-        """Continuous codes float32 ``(n, K)`` of uint8 RGB images ``(H, W, 3)`` of any size."""
+        """Continuous codes float32 ``(n, K)`` of uint8 RGB images ``(H, W, 3)`` (or grey ``(H, W)``) of any
+        size."""
         out = []
         for start in range(0, len(images), batch_size):
-            chunk = [resize_square(im, self.config.input_size) for im in images[start:start + batch_size]]
-            x = torch.from_numpy(np.stack(chunk).transpose(0, 3, 1, 2).copy())
+            x = torch.from_numpy(np.stack([square_chw(im, self.config.input_size)
+                                           for im in images[start:start + batch_size]]))
             with encoding_autocast(self.precision, self.device):
                 codes = self._codes(to_float(x.to(self.device)))
             out.append(codes.float().cpu().numpy())
