@@ -20,7 +20,7 @@ from bench_throughput import interleaved, summary
 
 from csdh.engine.pipeline import make_config
 from csdh.engine.precision import check_precision, encoding_autocast
-from csdh.engine.trainer import build_net
+from csdh.engine.trainer import build_net, freeze_batch_norm
 from csdh.malloc_tuning import tune_malloc
 
 
@@ -39,9 +39,7 @@ def main() -> None:
     s, b = args.input_size, args.batch_size
     cfg = make_config(finetune=True, dataset="fashion-mnist", input_size=s, batch_size=b)
     net = build_net(cfg).to(memory_format=torch.channels_last).train()
-    for m in net.backbone.modules():  # the trainer's default: batch-norm layers keep their statistics
-        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-            m.eval()
+    freeze_batch_norm(net.backbone)  # the trainer's default: batch-norm layers keep their statistics
     x = torch.rand(b, 3, s, s).contiguous(memory_format=torch.channels_last)
 
     def steps(precision: str) -> None:

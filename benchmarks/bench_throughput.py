@@ -50,7 +50,7 @@ from csdh.engine.features import forward_pool, pool_loader
 from csdh.engine.pipeline import make_config
 from csdh.engine.precision import check_precision, encoding_autocast
 from csdh.engine.run_dir import RunDir
-from csdh.engine.trainer import Trainer, build_net
+from csdh.engine.trainer import Trainer, build_net, freeze_batch_norm
 from csdh.malloc_tuning import tune_malloc
 
 
@@ -148,9 +148,7 @@ def main() -> None:
 
     bb = build_net(cfg).to(dev).to(memory_format=torch.channels_last).train()
     if cfg.freeze_bn:  # the trainer's mode: batch-norm layers keep their pretrained statistics
-        for m in bb.backbone.modules():
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
-                m.eval()
+        freeze_batch_norm(bb.backbone)
     train_pos = np.asarray(split.train[: args.train_n])
     steps = math.ceil(len(train_pos) / b)
 
