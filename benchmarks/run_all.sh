@@ -194,8 +194,8 @@ $PY benchmarks/flip_average.py "$OUT/ft160cls_pl20_s4" --spreads 0,0.95 --shape 
 $PY benchmarks/pseudo_label_accuracy.py "$OUT/ft160cls_s4" --count 20000 --keep 0.5,0.7,0.9,1 | tee "$OUT/pseudo_labels20k_s4.json"
 $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 8 --eval-every 2 --mixup 0.4 --loss-arg lambda_cls=0.1 --pseudo-labels "$OUT/ft160cls_s4" --pseudo-count 20000 --pseudo-keep 0.7 --seed 4 --out "$OUT/ft160cls_pl8x20k_s4" --overwrite
 $PY benchmarks/shift_average.py "$OUT/ft160cls_pl8x20k_s4" --shift 8 --views "$OUT/views_ft160cls_pl8x20k_s4.npz" | tee "$OUT/shift8_ft160cls_pl8x20k_s4.json"
-# batches of 16 while fine-tuning, seeds 4, 2 and 0 (about 45 minutes of training each and 40 of encoding the six
-# views on the Intel machine)
+# batches of 16 while fine-tuning, seeds 4, 2 and 0 (42 to 48 minutes of training each and 40 to 46 of encoding the
+# six views on the Intel machine)
 for seed in 4 2 0; do
   $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --loss-arg lambda_cls=0.1 --batch-size 16 --seed $seed --out "$OUT/ft160cls_b16_s$seed" --overwrite
   $PY benchmarks/shift_average.py "$OUT/ft160cls_b16_s$seed" --shift 8 --views "$OUT/views_ft160cls_b16_s$seed.npz" | tee "$OUT/shift8_ft160cls_b16_s$seed.json"
