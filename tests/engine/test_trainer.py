@@ -347,6 +347,21 @@ def test_a_loss_with_parameters_learns_with_the_head_and_resumes(fashion_folder,
         assert torch.allclose(ck["loss"][k], resumed["loss"][k], atol=1e-6), k
 
 
+
+def test_csdh_beta_continuation_sharpens_the_head_and_is_saved_and_resumed(fashion_folder, tmp_path, monkeypatch):
+    cfg = _config(fashion_folder, epochs=3, eval_every=3, loss_args=(("beta_gamma", 1.0),))
+    train_run(cfg, tmp_path / "full")
+    final_beta = (1 + 1.0 * 2) ** 0.5  # set before the last epoch (0-based 2)
+    ck = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=True)
+    model = torch.load(tmp_path / "full" / "model.pt", weights_only=True)
+    assert ck["head_beta"] == pytest.approx(final_beta) and model["head_beta"] == pytest.approx(final_beta)
+    _kill_at_epoch_then_resume(cfg, tmp_path / "killed", 2, monkeypatch)
+    resumed = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
+    assert resumed["head_beta"] == pytest.approx(final_beta)
+    for k in ck["head"]:
+        assert torch.allclose(ck["head"][k], resumed["head"][k], atol=1e-6), k
+
+
 def _mirrored_codes(model, pool, positions, dx=0, dy=0, mirror=True):
     """Reference: the network on each image, mirrored left to right (``mirror``) and then moved ``dx`` pixels
     right and ``dy`` down with reflected borders, one image and one pixel at a time."""

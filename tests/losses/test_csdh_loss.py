@@ -202,3 +202,18 @@ def test_classification_term_is_off_by_default_and_checked(naive):
     out = with_cls(codes, torch.zeros(3, naive.C), torch.arange(3))  # no labelled item: the term is 0
     out.backward()
     assert with_cls.last_terms["cls"] == 0.0
+
+
+def test_beta_continuation_is_off_by_default_and_follows_hashnet_schedule(naive):
+    assert CSDHLoss(naive.K, naive.C, n_train=10).head_scale() is None
+    loss = CSDHLoss(naive.K, naive.C, n_train=10, beta_gamma=0.5)
+    scales = []
+    for epoch in range(5):
+        loss.on_epoch_start(epoch)
+        scales.append(loss.head_scale())
+    assert scales == pytest.approx([(1 + 0.5 * e) ** 0.5 for e in range(5)])
+    loss = CSDHLoss(naive.K, naive.C, n_train=10, beta_gamma=2.0, beta_power=1.0)
+    loss.on_epoch_start(3)
+    assert loss.head_scale() == pytest.approx(7.0)
+    with pytest.raises(ValueError, match="beta_gamma and beta_power"):
+        CSDHLoss(naive.K, naive.C, n_train=10, beta_gamma=-1)

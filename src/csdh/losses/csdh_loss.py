@@ -19,6 +19,8 @@ where s_ij is the label similarity (:func:`csdh.losses.similarity.label_similari
 or, with ``balance=True`` (``balance_ham=True``), weights that give similar and dissimilar pairs equal
 total mass. L_cls is not part of our reading of the paper: a linear classifier on the codes (DSDH's
 auxiliary term, Li et al. 2017), trained with the loss; it is off (``lambda_cls = 0``) unless asked for.
+``beta_gamma > 0`` adds HashNet's continuation of the hash layer's tanh(beta z) (:meth:`CSDHLoss.head_scale`),
+also not in our reading of the paper and off by default.
 """
 from __future__ import annotations
 
@@ -107,6 +109,11 @@ class CSDHLoss(BaseHashingLoss):
         cls_sign: the classifier of L_cls reads the binary codes ``sign(h)`` (sign(0) = +1), as DSDH's reads
             its binary codes, with the straight-through gradient (the gradient with respect to the signs is
             passed to ``h`` unchanged). False (default): it reads ``h``.
+        beta_gamma: HashNet's continuation for the hash layer's ``tanh(beta z)``, not in the paper: before
+            epoch e (0-based, head warm-up included) the trainer sets beta = (1 + beta_gamma e)^beta_power,
+            so the codes sharpen towards their signs as training goes on. 0 (default): off, the model keeps
+            its own beta (1). See docs/method.md.
+        beta_power: exponent of that schedule (HashNet's 0.5).
         memory_bank: pair each batch item with the latest codes of all training items seen so far
             (the bank is refreshed with the batch's codes first; an item is never paired with itself);
             if False, only pairs within the batch (i != j) count.
@@ -127,6 +134,8 @@ class CSDHLoss(BaseHashingLoss):
         soft_similarity: bool = False,
         lambda_cls: float = 0.0,
         cls_sign: bool = False,
+        beta_gamma: float = 0.0,
+        beta_power: float = 0.5,
         memory_bank: bool = True,
     ) -> None:
         super().__init__(n_bits, n_classes)
@@ -148,6 +157,11 @@ class CSDHLoss(BaseHashingLoss):
         if cls_sign and not self.lambda_cls:
             raise ValueError("cls_sign changes what the classification term reads: it needs lambda_cls > 0")
         self.cls_sign = bool(cls_sign)
+        if beta_gamma < 0 or beta_power < 0:
+            raise ValueError(f"beta_gamma and beta_power must be >= 0, got {beta_gamma}, {beta_power}")
+        self.beta_gamma = float(beta_gamma)
+        self.beta_power = float(beta_power)
+        self.epoch = 0
         self.uses_index = self.memory_bank
         if self.memory_bank:
             self.register_buffer("bank_codes", torch.zeros(n_train, n_bits))
@@ -156,6 +170,14 @@ class CSDHLoss(BaseHashingLoss):
 
     def has_classifier(self) -> bool:
         return self.classifier is not None
+
+    def on_epoch_start(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def head_scale(self) -> Optional[float]:
+        if self.beta_gamma == 0:
+            return None
+        return (1.0 + self.beta_gamma * self.epoch) ** self.beta_power
 
     def compute_loss(self, codes: torch.Tensor, labels: torch.Tensor, index: Optional[torch.Tensor],
                      class_targets: Optional[torch.Tensor] = None) -> torch.Tensor:
