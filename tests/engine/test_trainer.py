@@ -347,7 +347,6 @@ def test_a_loss_with_parameters_learns_with_the_head_and_resumes(fashion_folder,
         assert torch.allclose(ck["loss"][k], resumed["loss"][k], atol=1e-6), k
 
 
-
 def test_csdh_beta_continuation_sharpens_the_head_and_is_saved_and_resumed(fashion_folder, tmp_path, monkeypatch):
     cfg = _config(fashion_folder, epochs=3, eval_every=3, loss_args=(("beta_gamma", 1.0),))
     train_run(cfg, tmp_path / "full")

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from csdh.losses.base import BaseHashingLoss
+from csdh.losses.base import BaseHashingLoss, continuation_scale
 from csdh.losses.registry import LOSSES
 from csdh.losses.similarity import label_similarity
 
@@ -177,7 +177,7 @@ class CSDHLoss(BaseHashingLoss):
     def head_scale(self) -> Optional[float]:
         if self.beta_gamma == 0:
             return None
-        return (1.0 + self.beta_gamma * self.epoch) ** self.beta_power
+        return continuation_scale(self.epoch, self.beta_gamma, self.beta_power)
 
     def compute_loss(self, codes: torch.Tensor, labels: torch.Tensor, index: Optional[torch.Tensor],
                      class_targets: Optional[torch.Tensor] = None) -> torch.Tensor:

@@ -34,6 +34,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
+from csdh.losses.base import continuation_scale
 from csdh.losses.pairwise import PairwiseHashingLoss, class_balance_weights
 from csdh.losses.registry import LOSSES
 
@@ -84,7 +85,7 @@ class HashNetLoss(PairwiseHashingLoss):
     def head_scale(self) -> Optional[float]:
         if not self.continuation:
             return None
-        return self.beta0 * (1.0 + self.gamma * self.epoch) ** self.power
+        return continuation_scale(self.epoch, self.gamma, self.power, self.beta0)
 
     def compute_loss(self, codes: torch.Tensor, labels: torch.Tensor, index: Optional[torch.Tensor]) -> torch.Tensor:
         pairs = self.pairs(codes, labels, index)
