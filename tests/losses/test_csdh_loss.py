@@ -170,6 +170,27 @@ def test_class_targets_replace_the_labels_of_the_classification_term_only(naive,
                    for name in LOSSES.names() if name != "csdh")
 
 
+@pytest.mark.parametrize("kind", ["single", "multi"])
+def test_classification_smoothing_mixes_the_targets_with_the_uniform_distribution(naive, grad_of, kind):
+    codes, labels = naive.make_batch(kind)
+    labels[0] = 0  # still left out, not given the uniform target
+    codes.requires_grad_(True)
+    plain = CSDHLoss(naive.K, naive.C, memory_bank=False).double()
+    smoothed = CSDHLoss(naive.K, naive.C, memory_bank=False, lambda_cls=0.3, cls_smoothing=0.2).double()
+    got = smoothed(codes, labels)
+    logits = codes @ smoothed.classifier.weight.T + smoothed.classifier.bias
+    targets = torch.stack([0.8 * row / row.sum() + 0.2 / naive.C if row.sum() > 0 else row for row in labels])
+    assert torch.allclose(targets[1:].sum(1), torch.ones(len(labels) - 1, dtype=targets.dtype))
+    want = plain(codes, labels) + 0.3 * naive_code_cross_entropy(logits, targets)
+    assert torch.allclose(got, want, rtol=1e-6, atol=1e-8)
+    assert torch.allclose(grad_of(got, codes), grad_of(want, codes), rtol=1e-6, atol=1e-8)
+    with pytest.raises(ValueError, match="cls_smoothing .* needs lambda_cls > 0"):
+        CSDHLoss(naive.K, naive.C, memory_bank=False, cls_smoothing=0.1)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match=r"cls_smoothing must be in \[0, 1\)"):
+            CSDHLoss(naive.K, naive.C, memory_bank=False, lambda_cls=0.1, cls_smoothing=bad)
+
+
 def test_classification_on_signs_reads_binary_codes_with_straight_through_gradient(naive, grad_of):
     codes, labels = naive.make_batch("single")
     codes = codes.detach().clone()

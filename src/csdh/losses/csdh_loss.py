@@ -63,18 +63,22 @@ def straight_through_sign(codes: torch.Tensor) -> torch.Tensor:
     return codes + (signs - codes).detach()
 
 
-def code_classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def code_classification_loss(logits: torch.Tensor, labels: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
     """Cross-entropy of ``logits`` ``(B, C)`` against label vectors normalised to distributions.
 
     A one-hot row is its class, a multi-hot row its labels in equal parts, a mixed (mixup) row the mixed
-    distribution. Rows without any label carry no class and are left out; if no row has one, the loss is 0
-    (still connected to ``logits``, so backward works).
+    distribution. With ``smoothing`` = eps the target is ``(1 - eps) t + eps / C`` (label smoothing).
+    Rows without any label carry no class and are left out; if no row has one, the loss is 0 (still
+    connected to ``logits``, so backward works).
     """
     mass = labels.sum(dim=1)
     keep = mass > 0
     if not bool(keep.any()):
         return logits.sum() * 0.0
-    return F.cross_entropy(logits[keep], labels[keep] / mass[keep].unsqueeze(1))  # probability targets
+    target = labels[keep] / mass[keep].unsqueeze(1)  # probability targets
+    if smoothing:
+        target = (1 - smoothing) * target + smoothing / target.shape[1]
+    return F.cross_entropy(logits[keep], target)
 
 
 @LOSSES.register("csdh")
@@ -109,6 +113,8 @@ class CSDHLoss(BaseHashingLoss):
         cls_sign: the classifier of L_cls reads the binary codes ``sign(h)`` (sign(0) = +1), as DSDH's reads
             its binary codes, with the straight-through gradient (the gradient with respect to the signs is
             passed to ``h`` unchanged). False (default): it reads ``h``.
+        cls_smoothing: label smoothing eps of L_cls: its target becomes ``(1 - eps) t + eps / C``.
+            0 (default): off. Needs ``lambda_cls > 0``.
         beta_gamma: HashNet's continuation for the hash layer's ``tanh(beta z)``, not in the paper: before
             epoch e (0-based, head warm-up included) the trainer sets beta = (1 + beta_gamma e)^beta_power,
             so the codes sharpen towards their signs as training goes on. 0 (default): off, the model keeps
@@ -134,6 +140,7 @@ class CSDHLoss(BaseHashingLoss):
         soft_similarity: bool = False,
         lambda_cls: float = 0.0,
         cls_sign: bool = False,
+        cls_smoothing: float = 0.0,
         beta_gamma: float = 0.0,
         beta_power: float = 0.5,
         memory_bank: bool = True,
@@ -157,6 +164,11 @@ class CSDHLoss(BaseHashingLoss):
         if cls_sign and not self.lambda_cls:
             raise ValueError("cls_sign changes what the classification term reads: it needs lambda_cls > 0")
         self.cls_sign = bool(cls_sign)
+        if not 0 <= cls_smoothing < 1:
+            raise ValueError(f"cls_smoothing must be in [0, 1), got {cls_smoothing}")
+        if cls_smoothing and not self.lambda_cls:
+            raise ValueError("cls_smoothing changes the classification term's targets: it needs lambda_cls > 0")
+        self.cls_smoothing = float(cls_smoothing)
         if beta_gamma < 0 or beta_power < 0:
             raise ValueError(f"beta_gamma and beta_power must be >= 0, got {beta_gamma}, {beta_power}")
         self.beta_gamma = float(beta_gamma)
@@ -223,7 +235,8 @@ class CSDHLoss(BaseHashingLoss):
         total = l_sim + self.lambda_ham * l_ham + self.lambda_q * l_q
         if self.classifier is not None:
             read = straight_through_sign(codes) if self.cls_sign else codes
-            l_cls = code_classification_loss(self.classifier(read), labels if class_targets is None else class_targets)
+            l_cls = code_classification_loss(self.classifier(read), labels if class_targets is None else class_targets,
+                                             self.cls_smoothing)
             self.last_terms["cls"] = float(l_cls.detach())
             total = total + self.lambda_cls * l_cls
         return total
