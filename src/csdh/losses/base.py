@@ -11,7 +11,6 @@ import torch
 from torch import nn
 
 
-
 def continuation_scale(epoch: int, gamma: float, power: float, beta0: float = 1.0) -> float:
     """HashNet's continuation of the hash layer's tanh(beta z): beta = beta0 (1 + gamma epoch)^power."""
     return beta0 * (1.0 + gamma * epoch) ** power

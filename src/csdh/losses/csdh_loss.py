@@ -75,10 +75,8 @@ def code_classification_loss(logits: torch.Tensor, labels: torch.Tensor, smoothi
     keep = mass > 0
     if not bool(keep.any()):
         return logits.sum() * 0.0
-    target = labels[keep] / mass[keep].unsqueeze(1)  # probability targets
-    if smoothing:
-        target = (1 - smoothing) * target + smoothing / target.shape[1]
-    return F.cross_entropy(logits[keep], target)
+    # probability targets; PyTorch's label_smoothing mixes them with the uniform distribution as documented above
+    return F.cross_entropy(logits[keep], labels[keep] / mass[keep].unsqueeze(1), label_smoothing=smoothing)
 
 
 @LOSSES.register("csdh")
