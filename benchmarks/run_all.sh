@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every benchmark reported in BENCHMARKS.md, in order (more than ten hours on 2 CPU cores; each run's own time is in BENCHMARKS.md).
+# Every benchmark reported in BENCHMARKS.md, in order (more than ten hours on 2 CPU cores; each run's own time is in
+# BENCHMARKS.md).
 # Usage: bash benchmarks/run_all.sh [OUT_DIR]   (default benchmarks/out)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -116,7 +117,8 @@ for seed in 3 4; do
   $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --loss-arg lambda_cls=0.1 --seed $seed --out "$OUT/ft160cls_s$seed" --overwrite
   $PY benchmarks/flip_average.py "$OUT/ft160cls_s$seed" --spreads 0,0.95 --shape | tee "$OUT/flip_shape_ft160cls_s$seed.json"
 done
-# weight averaging (seed 0), CutMix (seeds 0 and 1) and mixup 1.0 (seed 0) on top of that setting (about 30 minutes each)
+# weight averaging (seed 0), CutMix (seeds 0 and 1) and mixup 1.0 (seed 0) on top of that setting (about 30 minutes
+# each)
 $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 1.0 --loss-arg lambda_cls=0.1 --out "$OUT/ft160cls_mix1_s0" --overwrite
 $PY benchmarks/flip_average.py "$OUT/ft160cls_mix1_s0" --spreads 0,0.95 --shape | tee "$OUT/flip_shape_ft160cls_mix1_s0.json"
 $CSDH train --dataset fashion-mnist --bits 48 --finetune --input-size 160 --epochs 20 --eval-every 5 --mixup 0.4 --loss-arg lambda_cls=0.1 --ema-decay 0.998 --out "$OUT/ft160cls_ema_s0" --overwrite
@@ -191,8 +193,8 @@ for seed in 4 3 2 1; do
   $PY benchmarks/shift_average.py "$OUT/ft160cls_pl20_s$seed" --shift 8 --views "$OUT/views_ft160cls_pl20_s$seed.npz" | tee "$OUT/shift8_ft160cls_pl20_s$seed.json"
 done
 $PY benchmarks/flip_average.py "$OUT/ft160cls_pl20_s4" --spreads 0,0.95 --shape | tee "$OUT/flip_ft160cls_pl20_s4.json"
-# seed 1 was measured on the AMD machine with flips only (about 60 minutes of training); the loop's six-view
-# shift8_ft160cls_pl20_s1.json holds those id and id+flip rows too (the same views), so they are not encoded again
+# seed 1 was measured on the AMD machine (about 60 minutes of training and 37 of encoding the six views); its flip
+# evaluation, measured first, is not run here: the loop's shift8_ft160cls_pl20_s1.json holds the same id, id+flip rows
 # a four times larger draw (20,000 drawn, 14,000 kept) for 8 end-to-end epochs, seed 4 (about 70 minutes of training
 # and 40 of encoding the six views on the Intel machine)
 $PY benchmarks/pseudo_label_accuracy.py "$OUT/ft160cls_s4" --count 20000 --keep 0.5,0.7,0.9,1 | tee "$OUT/pseudo_labels20k_s4.json"
